@@ -1,0 +1,50 @@
+"""The `topnn-jax` command: one sub-command module per area, each with `register(subparsers)`.
+
+Every sub-command module adds its parser with `set_defaults(handler=...)`; a handler takes the
+parsed arguments and returns an exit code. `InputError` (bad input) becomes a one-line message on
+stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from topnn_jax import __version__
+from topnn_jax.cli import datasets as datasets_cmd
+from topnn_jax.errors import InputError
+
+COMMAND_MODULES = (datasets_cmd,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every sub-command registered."""
+    parser = argparse.ArgumentParser(
+        prog="topnn-jax",
+        description="Topology of deep neural networks: train many networks with JAX, measure the "
+        "Betti numbers of every layer with giotto-ph.",
+    )
+    parser.add_argument("--version", action="version", version=f"topnn-jax {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `topnn-jax` console script; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(handler(args) or 0)
+    except InputError as error:
+        print(f"topnn-jax {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"topnn-jax {args.command}: interrupted", file=sys.stderr)
+        return 130
