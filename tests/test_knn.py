@@ -1,0 +1,85 @@
+"""Exact kNN on the JAX device (`topnn_jax.knn`) against float64 brute force."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.neighbors import NearestNeighbors
+
+from topnn_jax.errors import InputError
+from topnn_jax.knn import knn_indices
+
+
+def brute_force(points: np.ndarray, k: int) -> np.ndarray:
+    """Each point's k nearest others by float64 distance, ties by lower index."""
+    points = np.asarray(points, dtype=np.float64)
+    everyone = np.arange(len(points))
+    rows = []
+    for i, point in enumerate(points):
+        sq = np.sum((points - point) ** 2, axis=1)
+        sq[i] = np.inf
+        rows.append(np.lexsort((everyone, sq))[:k])
+    return np.array(rows)
+
+
+def same_sets(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.array_equal(np.sort(a, axis=1), np.sort(b, axis=1)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(2, 150),
+    d=st.integers(1, 6),
+    k=st.integers(1, 20),
+    grid=st.booleans(),
+)
+def test_matches_brute_force_with_ties_and_duplicates(seed, n, d, k, grid):
+    rng = np.random.default_rng(seed)
+    # integer grids give many exact ties and duplicate points
+    points = rng.integers(0, 4, size=(n, d)) if grid else rng.normal(size=(n, d))
+    k = min(k, n - 1)
+    assert same_sets(knn_indices(points.astype(np.float32), k), brute_force(points, k))
+
+
+@pytest.mark.parametrize(("n", "d", "k"), [(3000, 3, 34), (2500, 2, 13), (1500, 15, 10)])
+def test_large_clouds_match_scikit_learn(n, d, k):
+    # large enough for the kd-leaf pass; continuous data has no ties
+    points = np.random.default_rng(n).normal(size=(n, d)).astype(np.float32)
+    points[:, 0] *= 5  # anisotropic, as real clouds are
+    _, expected = NearestNeighbors(n_neighbors=k + 1, algorithm="brute").fit(points).kneighbors()
+    found = knn_indices(points, k)
+    assert found.shape == (n, k)
+    assert found.dtype == np.int64
+    assert same_sets(found, brute_force(points, k))
+    assert same_sets(found, expected[:, :k])
+
+
+def test_grid_cloud_with_ties_in_leaf_pass():
+    # 48 x 48 grid: every row has exact ties at the k-th place
+    points = np.stack(np.meshgrid(np.arange(48), np.arange(48)), axis=-1).reshape(-1, 2)
+    assert same_sets(knn_indices(points.astype(np.float32), 6), brute_force(points, 6))
+
+
+def test_self_is_never_a_neighbour_but_duplicates_are():
+    points = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [5.0, 5.0]])
+    found = knn_indices(points, 1)
+    assert found[:, 0].tolist() == [1, 0, 0, 2]
+
+
+def test_deterministic():
+    points = np.random.default_rng(1).integers(0, 3, size=(200, 2)).astype(np.float32)
+    assert np.array_equal(knn_indices(points, 7), knn_indices(points, 7))
+
+
+@pytest.mark.parametrize("k", [0, 5])
+def test_k_out_of_range(k):
+    with pytest.raises(InputError, match="k must be between 1 and n - 1"):
+        knn_indices(np.zeros((5, 2)) + np.arange(5)[:, None], k)
+
+
+def test_small_block_budget_gives_same_answer():
+    points = np.random.default_rng(2).normal(size=(700, 4)).astype(np.float32)
+    assert np.array_equal(knn_indices(points, 9, block_bytes=1), knn_indices(points, 9))
