@@ -1,0 +1,309 @@
+"""Batched training: protocol, early stop, failures, independence from batch mates and devices."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from topnn_jax.cli import training as training_cli
+from topnn_jax.datasets import Dataset, load
+from topnn_jax.errors import InputError
+from topnn_jax.models import ArchitectureSpec, layer_outputs
+from topnn_jax.training import (
+    NETWORK_COLUMNS,
+    Member,
+    TrainData,
+    TrainingConfig,
+    batched_chunk,
+    init_state,
+    load_network,
+    make_members,
+    plan_buckets,
+    save_network,
+    train,
+    write_networks_csv,
+)
+
+CONFIG = TrainingConfig(max_steps=600, eval_every=100)
+
+
+@pytest.fixture(scope="module")
+def d1() -> Dataset:
+    return load("D-I", seed=0, size=1500)
+
+
+@pytest.fixture(scope="module")
+def eight(d1):
+    """4_by_8 with relu and tanh, seeds 0-3, trained in one batch; and the progress reports."""
+    specs = [ArchitectureSpec.parse("4_by_8", 2, a) for a in ("relu", "tanh")]
+    members = make_members(d1.name, specs, range(4))
+    reports = []
+    return members, train(d1, members, CONFIG, progress=reports.append), reports
+
+
+def _assert_same(networks, others) -> None:
+    """Same members, results and bitwise parameters."""
+    for a, b in zip(networks, others, strict=True):
+        assert a.member == b.member and a.result == b.result
+        for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params), strict=True):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_batch_trains_with_early_stop_and_step_limit(eight, d1):
+    members, networks, reports = eight
+    assert [n.member for n in networks] == members
+    stopped = [n for n in networks if n.result.steps < CONFIG.max_steps]
+    assert stopped, "some member should reach 100% training accuracy before the limit"
+    for n in networks:
+        r = n.result
+        assert r.failed is None
+        assert r.n_train == len(d1.train_labels) and r.n_test == len(d1.test_labels)
+        assert r.steps % CONFIG.eval_every == 0 and 0 < r.steps <= CONFIG.max_steps
+        if r.steps < CONFIG.max_steps:
+            assert r.train_correct == r.n_train and r.train_accuracy == 1.0
+        errors = r.n_test - r.test_correct
+        assert r.well_trained == (r.train_correct == r.n_train and errors <= 0.01 * r.n_test)
+    assert reports[-1].steps_done == reports[-1].steps_total == CONFIG.max_steps
+    assert reports[-1].finished == reports[-1].members == len(members)
+    assert [r.steps_done for r in reports] == sorted(r.steps_done for r in reports)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_seed_trained_alone_matches_seed_in_a_batch(eight, d1, activation):
+    members, networks, _ = eight
+    index = members.index(Member(d1.name, ArchitectureSpec.parse("4_by_8", 2, activation), 2))
+    _assert_same(train(d1, [members[index]], CONFIG), [networks[index]])
+    bucket = plan_buckets([m.spec for m in members], 0.25)[0]
+    first = init_state([members[index]], bucket, CONFIG)
+    batch = init_state(members, bucket, CONFIG)
+    for a, b in zip(jax.tree.leaves(first.params), jax.tree.leaves(batch.params), strict=True):
+        np.testing.assert_array_equal(a[0], b[index])
+
+
+def test_early_stopped_member_is_frozen(eight, d1):
+    members, networks, _ = eight
+    longer = train(d1, members, TrainingConfig(max_steps=800, eval_every=100))
+    stopped = [i for i, n in enumerate(networks) if n.result.steps < CONFIG.max_steps]
+    _assert_same([longer[i] for i in stopped], [networks[i] for i in stopped])
+
+
+def test_four_host_devices_give_the_same_results_as_one(eight, tmp_path):
+    members, networks, _ = eight
+    script = textwrap.dedent(
+        f"""
+        import jax
+        from topnn_jax.datasets import load
+        from topnn_jax.models import ArchitectureSpec
+        from topnn_jax.training import TrainingConfig, make_members, save_network, train
+        assert jax.device_count() == 4, jax.devices()
+        d1 = load("D-I", seed=0, size=1500)
+        specs = [ArchitectureSpec.parse("4_by_8", 2, a) for a in ("relu", "tanh")]
+        members = make_members(d1.name, specs, range(4))
+        for network in train(d1, members, TrainingConfig(max_steps=600, eval_every=100)):
+            save_network(network, {str(tmp_path)!r})
+        """
+    )
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = [load_network(tmp_path / f"{m.network_id}.npz") for m in members]
+    _assert_same(loaded, networks)
+
+
+def test_padded_member_matches_unpadded(d1):
+    bottleneck = ArchitectureSpec.parse("2-8-3-8-2", 2, "sigmoid")
+    wide = ArchitectureSpec.parse("4_by_8", 2, "tanh")
+    config = TrainingConfig(max_steps=200, eval_every=100, max_padding_waste=0.5)
+    (bucket,) = plan_buckets([bottleneck, wide], config.max_padding_waste)
+    assert bucket.widths == (2, 8, 8, 8, 2) and bucket.waste == pytest.approx(0.25)
+    padded = train(d1, make_members(d1.name, [bottleneck, wide], [0]), config)[0]
+    alone = train(d1, make_members(d1.name, [bottleneck], [0]), config)[0]
+    assert padded.result == alone.result
+    assert [p.shape for p in jax.tree.leaves(padded.params)] == [
+        p.shape for p in jax.tree.leaves(alone.params)
+    ]
+    points = d1.test_points
+    got = layer_outputs(padded.params, bottleneck, points)
+    want = layer_outputs(alone.params, bottleneck, points)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+
+
+def test_planner_bounds_padding_waste():
+    def spec(arch: str) -> ArchitectureSpec:
+        return ArchitectureSpec.parse(arch, 2, "leaky_relu")
+
+    specs = [
+        spec("10_by_15"),
+        spec("2-15-15-15-15-3-15-15-15-15-2"),
+        spec("10_by_5"),
+        spec("10_by_50"),
+        spec("4_by_15"),
+        spec("10_by_15"),
+    ]
+    buckets = plan_buckets(specs, max_waste=0.25)
+    members = sorted(tuple(b.members) for b in buckets)
+    assert members == [(0, 1, 5), (2,), (3,), (4,)]
+    assert all(b.waste <= 0.25 for b in buckets)
+    assert len(plan_buckets(specs, max_waste=0.0)) == 5
+    assert len(plan_buckets(specs[:4], max_waste=1.0)) == 1
+    mixed = plan_buckets([spec("10_by_15"), ArchitectureSpec.parse("10_by_15", 2, "tanh")], 0.25)
+    assert len(mixed) == 1 and mixed[0].activations == ("leaky_relu", "tanh")
+
+
+def test_non_finite_loss_fails_that_member_only(d1):
+    spec = ArchitectureSpec.parse("3_by_4", 2, "relu")
+    members = make_members(d1.name, [spec], range(2))
+    (bucket,) = plan_buckets([spec], 0.25)
+    config = TrainingConfig(max_steps=50, eval_every=10)
+    state = init_state(members, bucket, config)
+    state = state._replace(params=jax.tree.map(lambda x: x.at[0].set(jnp.nan), state.params))
+    data = TrainData(
+        *map(jnp.asarray, (d1.train_points, d1.train_labels, d1.test_points, d1.test_labels))
+    )
+    out = batched_chunk(state, data, activations=("relu",), config=config, padded=False)
+    assert out.fail_step.tolist() == [0, -1]
+    assert out.steps.tolist() == [0, 10]
+
+    exploding = train(d1, members, TrainingConfig(learning_rate=1e38, max_steps=50, eval_every=10))
+    for n in exploding:
+        assert n.result.failed is not None and "non-finite" in n.result.failed
+        assert not n.result.well_trained
+
+
+def test_minibatches_are_independent_of_batch_mates(d1):
+    specs = [ArchitectureSpec.parse("3_by_6", 2, a) for a in ("relu", "leaky_relu")]
+    members = make_members(d1.name, specs, range(2))
+    config = TrainingConfig(max_steps=60, eval_every=30, batch_size=64)
+    together = train(d1, members, config)
+    _assert_same(train(d1, members[3:], config), together[3:])
+
+
+def test_member_key_comes_from_identity():
+    spec = ArchitectureSpec.parse("10_by_15", 2, "relu")
+    member = Member("D-I", spec, 2)
+    same = Member("D-I", ArchitectureSpec.parse("2-" + "15-" * 9 + "2", 2, "relu"), 2)
+    assert jnp.array_equal(jax.random.key_data(member.key()), jax.random.key_data(same.key()))
+    others = [
+        Member("D-II", spec, 2),
+        Member("D-I", spec, 3),
+        Member("D-I", ArchitectureSpec.parse("10_by_15", 2, "tanh"), 2),
+        Member("D-I", ArchitectureSpec.parse("9_by_15", 2, "relu"), 2),
+    ]
+    keys = {tuple(np.asarray(jax.random.key_data(m.key()))) for m in [member, *others]}
+    assert len(keys) == 5
+    assert member.network_id == "D-I_10_by_15_relu_s2"
+    assert Member("my data/x", spec, 0).network_id == "my_data_x_10_by_15_relu_s0"
+
+
+def test_save_load_and_csv_round_trip(eight, tmp_path):
+    _, networks, _ = eight
+    network = networks[5]
+    path = save_network(network, tmp_path / "params")
+    assert path.name == f"{network.member.network_id}.npz"
+    loaded = load_network(path)
+    _assert_same([loaded], [network])
+    points = np.random.default_rng(1).uniform(-1, 1, (50, 2)).astype(np.float32)
+    for a, b in zip(
+        layer_outputs(loaded.params, loaded.member.spec, points),
+        layer_outputs(network.params, network.member.spec, points),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(InputError, match="not a saved topnn-jax network"):
+        load_network(tmp_path / "junk.npz")
+
+    write_networks_csv(tmp_path / "networks.csv", networks)
+    with open(tmp_path / "networks.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert tuple(rows[0]) == NETWORK_COLUMNS
+    assert [r["network_id"] for r in rows] == [n.member.network_id for n in networks]
+    assert rows[5]["steps"] == str(network.result.steps)
+    assert rows[5]["well_trained"] == str(network.result.well_trained)
+
+
+def test_bad_input_raises_input_error(d1):
+    spec = ArchitectureSpec.parse("3_by_4", 2, "relu")
+    with pytest.raises(InputError, match="takes 3 input features but D-I has 2"):
+        train(d1, [Member("D-I", ArchitectureSpec.parse("3_by_4", 3, "relu"), 0)])
+    with pytest.raises(InputError, match="is for data set 'D-II'"):
+        train(d1, [Member("D-II", spec, 0)])
+    with pytest.raises(InputError, match="no networks"):
+        train(d1, [])
+    with pytest.raises(InputError, match="twice"):
+        train(d1, [Member("D-I", spec, 0)] * 2)
+    broken = Dataset(
+        name="D-I",
+        train_points=d1.train_points.copy(),
+        train_labels=d1.train_labels,
+        test_points=d1.test_points,
+        test_labels=d1.test_labels,
+        preset=d1.preset,
+    )
+    broken.train_points[3, 1] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        train(broken, [Member("D-I", spec, 0)])
+    with pytest.raises(InputError, match="seed"):
+        Member("D-I", spec, -1)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("learning_rate", 0.0),
+        ("max_steps", 0),
+        ("eval_every", -5),
+        ("beta2", 1.0),
+        ("batch_size", 0),
+        ("max_test_error", 1.5),
+        ("member_chunk", 0),
+    ],
+)
+def test_bad_config_raises_input_error(field, value):
+    with pytest.raises(InputError, match=field):
+        TrainingConfig(**{field: value})
+
+
+def test_cli_writes_networks_csv_and_parameters(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    training_cli.register(parser.add_subparsers())
+    out = tmp_path / "run"
+    args = parser.parse_args(
+        "train --dataset D-I --size 1500 --arch 3_by_4 --activation relu --activation tanh "
+        f"--seeds 1,3 --max-steps 40 --eval-every 20 --no-progress --out {out}".split()
+    )
+    assert args.handler(args) == 0
+    with open(out / "networks.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["activation"], r["seed"], r["architecture"]) for r in rows] == [
+        ("relu", "1", "3_by_4"),
+        ("relu", "3", "3_by_4"),
+        ("tanh", "1", "3_by_4"),
+        ("tanh", "3", "3_by_4"),
+    ]
+    assert sorted(p.name for p in (out / "params").iterdir()) == sorted(
+        f"{r['network_id']}.npz" for r in rows
+    )
+    assert "of 4 networks well trained" in capsys.readouterr().out
+    assert training_cli.parse_seeds("3") == [0, 1, 2]
+    assert training_cli.parse_seeds("5,") == [5]
+    for bad in ("x", "1,1", "-1,", "0"):
+        with pytest.raises(InputError, match="--seeds"):
+            training_cli.parse_seeds(bad)
+    bad_activation = parser.parse_args(
+        f"train --dataset D-I --arch 3_by_4 --activation swish --out {out}".split()
+    )
+    with pytest.raises(InputError, match="unknown activation 'swish'"):
+        bad_activation.handler(bad_activation)

@@ -1,0 +1,785 @@
+"""Train many networks at once: a jitted `lax.scan` program per shape bucket, vmapped over members.
+
+The paper's protocol by default (PAPER.md, "Networks and training"): full-batch softmax
+cross-entropy, Adam (0.9, 0.999, 1e-8) with learning rate lr * 0.5^(step / 2500), lr = 0.02, up to
+12,000 steps, training accuracy checked every 500 steps; a member that classifies every training
+point correctly at a check is frozen there.
+
+Layout of a run (`train`):
+
+* `plan_buckets` groups members whose architectures share a depth and can be zero-padded to
+  common widths with a bounded share of wasted work; activations and seeds never split a bucket.
+* A bucket runs in groups of at most `TrainingConfig.member_chunk` members. A group's state is one
+  stacked pytree whose member axis is sharded over all local devices (`NamedSharding`).
+* A group is a Python loop over chunks of `eval_every` steps: `sharded_chunk` runs the jitted
+  `batched_chunk` (`train_chunk` under `vmap`, steps in `lax.scan`) on every device's members.
+  After each chunk the loop stops once every member is done, failed or at the step limit; when at
+  most half of the batch is still training, the rest move to a smaller batch.
+
+A member's key comes from its identity (`Member.key`), and on CPU its whole training is bitwise
+the same whatever its batch mates, the batch size or the number of devices (tests check this).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
+from operator import itemgetter
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from topnn_jax.atomic import atomic_save_npz, atomic_write_text
+from topnn_jax.datasets.base import Dataset, validate_labelled_points
+from topnn_jax.errors import InputError
+from topnn_jax.models import (
+    ACTIVATIONS,
+    ArchitectureSpec,
+    Params,
+    dense_cost,
+    forward,
+    init_params,
+    pad_params,
+    unpad_params,
+)
+
+CPU_MEMBER_CHUNK = 8
+"""Default members per program on CPU (see benchmarks/bench_training.py); all on accelerators."""
+
+NETWORK_COLUMNS = (
+    "network_id",
+    "dataset",
+    "architecture",
+    "activation",
+    "seed",
+    "steps",
+    "train_accuracy",
+    "test_accuracy",
+    "well_trained",
+)
+"""Columns of `networks.csv` (see `write_networks_csv`)."""
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How to train; defaults are the paper's protocol.
+
+    Attributes:
+        learning_rate: Adam's initial step size.
+        decay_steps: the learning rate is multiplied by `decay_rate` every `decay_steps` steps,
+            continuously: lr * decay_rate ** (step / decay_steps).
+        decay_rate: see `decay_steps`.
+        beta1, beta2, epsilon: Adam's moment decay rates and denominator offset.
+        max_steps: step limit per member.
+        eval_every: steps between accuracy checks (early stop is decided at checks only).
+        batch_size: points per step; None = full batch (the paper's). Minibatches are drawn
+            without replacement within an epoch, from the member's own key.
+        max_test_error: a network is well trained when it classifies every training point
+            correctly and its test error is at most this fraction.
+        max_padding_waste: the planner merges architectures of one depth into a zero-padded
+            bucket only while at most this fraction of the bucket's work is padding.
+        member_chunk: members per compiled program run (rounded up to a multiple of the device
+            count); None = `CPU_MEMBER_CHUNK` on CPU, all members of a bucket elsewhere.
+    """
+
+    learning_rate: float = 0.02
+    decay_steps: int = 2500
+    decay_rate: float = 0.5
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+    max_steps: int = 12_000
+    eval_every: int = 500
+    batch_size: int | None = None
+    max_test_error: float = 0.01
+    max_padding_waste: float = 0.25
+    member_chunk: int | None = None
+
+    def __post_init__(self) -> None:
+        positive = ("learning_rate", "decay_steps", "decay_rate", "max_steps", "eval_every")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise InputError(f"training {name} must be > 0, got {getattr(self, name)}")
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise InputError(f"training {name} must be in [0, 1), got {getattr(self, name)}")
+        if not self.epsilon >= 0:
+            raise InputError(f"training epsilon must be >= 0, got {self.epsilon}")
+        for name in ("batch_size", "member_chunk"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise InputError(f"training {name} must be >= 1 or None, got {value}")
+        for name in ("max_test_error", "max_padding_waste"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise InputError(f"training {name} must be in [0, 1], got {getattr(self, name)}")
+
+    def optimizer(self) -> optax.GradientTransformation:
+        """Adam with the continuous exponential learning-rate decay."""
+        schedule = optax.exponential_decay(self.learning_rate, self.decay_steps, self.decay_rate)
+        return optax.adam(schedule, b1=self.beta1, b2=self.beta2, eps=self.epsilon)
+
+
+@dataclass(frozen=True)
+class Member:
+    """One network of a sweep, identified by data set name, architecture (with activation), seed."""
+
+    dataset: str
+    spec: ArchitectureSpec
+    seed: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.seed < 2**63:
+            raise InputError(f"seed must be a non-negative integer, got {self.seed}")
+
+    @property
+    def network_id(self) -> str:
+        """File-name-safe identifier, e.g. ``D-I_10_by_15_relu_s2``."""
+        text = f"{self.dataset}_{self.spec.name}_{self.spec.activation}_s{self.seed}"
+        return re.sub(r"[^A-Za-z0-9._-]", "_", text)
+
+    def key(self) -> jax.Array:
+        """The member's random key: `jax.random.key(seed)` folded with a hash of its identity.
+
+        It does not depend on which other members are trained alongside.
+        """
+        identity = f"{self.dataset}\0{self.spec.layers}\0{self.spec.activation}".encode()
+        digest = int.from_bytes(hashlib.sha256(identity).digest()[:4], "little")
+        return jax.random.fold_in(jax.random.key(self.seed), digest)
+
+
+def make_members(
+    dataset: str, specs: Sequence[ArchitectureSpec], seeds: Sequence[int]
+) -> list[Member]:
+    """Every (architecture, seed) combination for one data set, architectures outermost."""
+    return [Member(dataset, spec, int(seed)) for spec in specs for seed in seeds]
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """Outcome of training one member.
+
+    Attributes:
+        steps: optimizer steps taken (the step of the early stop, or the limit).
+        train_correct, n_train: correctly classified / all training points at the last check.
+        test_correct, n_test: the same on the test set.
+        well_trained: all training points correct, test error <= the configured maximum, and
+            not failed.
+        failed: why training failed (e.g. the loss became NaN), or None.
+    """
+
+    steps: int
+    train_correct: int
+    n_train: int
+    test_correct: int
+    n_test: int
+    well_trained: bool
+    failed: str | None = None
+
+    @property
+    def train_accuracy(self) -> float:
+        """Fraction of training points classified correctly."""
+        return self.train_correct / self.n_train
+
+    @property
+    def test_accuracy(self) -> float:
+        """Fraction of test points classified correctly."""
+        return self.test_correct / self.n_test
+
+
+@dataclass(frozen=True, eq=False)
+class TrainedNetwork:
+    """A member, its trained (unpadded, numpy) parameters and its training outcome."""
+
+    member: Member
+    params: Params
+    result: TrainingResult
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """Members trained by one program: one depth, layer widths padded to `widths`.
+
+    Attributes:
+        widths: padded widths of all layers (input, hidden..., output).
+        activations: activations of the members; a member selects its own by index.
+        members: indices of the members in the list given to `plan_buckets`.
+        waste: fraction of the bucket's work spent on padding.
+    """
+
+    widths: tuple[int, ...]
+    activations: tuple[str, ...]
+    members: tuple[int, ...]
+    waste: float
+
+
+def plan_buckets(specs: Sequence[ArchitectureSpec], max_waste: float) -> list[Bucket]:
+    """Group architectures into zero-padded buckets with at most `max_waste` padding work.
+
+    Architectures of different depths (or input/output widths) never share a bucket. Shapes are
+    taken from the most expensive down; each joins the compatible bucket where the merged waste
+    (1 - real work / padded work, work = multiply-adds per point) is least, if that is at most
+    `max_waste`, else opens a new bucket.
+    """
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for index, spec in enumerate(specs):
+        by_shape.setdefault(spec.widths, []).append(index)
+    groups: list[tuple[tuple[int, ...], list[int]]] = []  # (padded widths, member indices)
+    for shape in sorted(by_shape, key=lambda s: (-dense_cost(s), s)):
+        best: tuple[float, int, tuple[int, ...]] | None = None
+        for g, (widths, indices) in enumerate(groups):
+            if len(widths) != len(shape) or (widths[0], widths[-1]) != (shape[0], shape[-1]):
+                continue
+            merged = tuple(map(max, widths, shape))
+            waste = _bucket_waste(merged, [specs[i] for i in (*indices, *by_shape[shape])])
+            if waste <= max_waste and (best is None or waste < best[0]):
+                best = (waste, g, merged)
+        if best is None:
+            groups.append((shape, list(by_shape[shape])))
+        else:
+            _, g, merged = best
+            groups[g] = (merged, groups[g][1] + by_shape[shape])
+    buckets = []
+    for widths, indices in groups:
+        members = tuple(sorted(indices))
+        activations = tuple(dict.fromkeys(specs[i].activation for i in members))
+        waste = _bucket_waste(widths, [specs[i] for i in members])
+        buckets.append(Bucket(widths, activations, members, waste))
+    return buckets
+
+
+def _bucket_waste(widths: tuple[int, ...], specs: Sequence[ArchitectureSpec]) -> float:
+    return 1.0 - sum(spec.cost for spec in specs) / (len(specs) * dense_cost(widths))
+
+
+class TrainData(NamedTuple):
+    """Device arrays shared by all members: train/test points float32[n, d], labels int32[n]."""
+
+    train_points: jax.Array
+    train_labels: jax.Array
+    test_points: jax.Array
+    test_labels: jax.Array
+
+
+class MemberState(NamedTuple):
+    """Training state of one member (or, stacked, of many: every leaf gains a leading axis).
+
+    Attributes:
+        params: parameters, zero-padded to the bucket's widths.
+        opt_state: Adam state (its count is the member's step, which drives the schedule).
+        mask: 1 for real parameters, 0 for padding (same tree as params).
+        activation: int32 index into the bucket's activations.
+        key: uint32 data of the member's key (`jax.random.key_data`), for minibatch order.
+        steps: int32 optimizer steps taken.
+        done: bool, every training point was correct at a check.
+        fail_step: int32 step at which the loss or parameters became non-finite, else -1.
+        train_correct, test_correct: int32 correct counts at the last check.
+    """
+
+    params: Params
+    opt_state: Any
+    mask: Params
+    activation: jax.Array
+    key: jax.Array
+    steps: jax.Array
+    done: jax.Array
+    fail_step: jax.Array
+    train_correct: jax.Array
+    test_correct: jax.Array
+
+
+def _activation(activations: tuple[str, ...], index: jax.Array) -> Callable[[jax.Array], jax.Array]:
+    if len(activations) == 1:
+        return ACTIVATIONS[activations[0]]
+    branches = [ACTIVATIONS[name] for name in activations]
+    return lambda x: jax.lax.switch(index, branches, x)
+
+
+def _count_correct(
+    params: Params, activation: Callable, points: jax.Array, labels: jax.Array
+) -> jax.Array:
+    logits = forward(params, points, activation)[-1]
+    return jnp.sum(jnp.argmax(logits, axis=-1) == labels, dtype=jnp.int32)
+
+
+def train_chunk(
+    state: MemberState,
+    data: TrainData,
+    *,
+    activations: tuple[str, ...],
+    config: TrainingConfig,
+    padded: bool,
+) -> MemberState:
+    """Run `config.eval_every` steps of one member, then check its accuracy (pure; vmap it).
+
+    A member that is done, failed or at `config.max_steps` takes no step. A step whose loss or
+    new parameters are not finite is not applied and marks the member failed.
+
+    Args:
+        state: one member's state (unstacked).
+        data: the shared data set.
+        activations: the bucket's activations (`state.activation` indexes it).
+        config: training settings.
+        padded: whether the bucket has padded members (then padding is re-zeroed each step).
+    """
+    activation = _activation(activations, state.activation)
+    optimizer = config.optimizer()
+    n_train = data.train_labels.shape[0]
+
+    def loss_fn(params: Params, points: jax.Array, labels: jax.Array) -> jax.Array:
+        logits = forward(params, points, activation)[-1]
+        return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+    def batch(steps: jax.Array) -> tuple[jax.Array, jax.Array]:
+        if config.batch_size is None:
+            return data.train_points, data.train_labels
+        size = min(config.batch_size, n_train)
+        per_epoch = n_train // size
+        key = jax.random.fold_in(jax.random.wrap_key_data(state.key), steps // per_epoch)
+        order = jax.random.permutation(key, n_train)
+        index = jax.lax.dynamic_slice(order, ((steps % per_epoch) * size,), (size,))
+        return data.train_points[index], data.train_labels[index]
+
+    def step(carry: tuple, _: None) -> tuple[tuple, None]:
+        params, opt_state, steps, fail_step = carry
+        active = ~state.done & (fail_step < 0) & (steps < config.max_steps)
+        loss, grads = jax.value_and_grad(loss_fn)(params, *batch(steps))
+        updates, new_opt_state = optimizer.update(grads, opt_state, params)
+        new_params = optax.apply_updates(params, updates)
+        if padded:  # padding stays exactly zero, so padded units compute nothing
+            new_params = jax.tree.map(jnp.multiply, new_params, state.mask)
+        finite = jnp.isfinite(loss)
+        for leaf in jax.tree.leaves(new_params):
+            finite &= jnp.isfinite(leaf).all()
+        take = active & finite
+        keep = partial(jax.tree.map, lambda new, old: jnp.where(take, new, old))
+        fail_step = jnp.where(active & ~finite, steps, fail_step)
+        return (
+            keep(new_params, params),
+            keep(new_opt_state, opt_state),
+            steps + take,
+            fail_step,
+        ), None
+
+    carry = (state.params, state.opt_state, state.steps, state.fail_step)
+    (params, opt_state, steps, fail_step), _ = jax.lax.scan(
+        step, carry, None, length=config.eval_every
+    )
+    train_correct = _count_correct(params, activation, data.train_points, data.train_labels)
+    test_correct = _count_correct(params, activation, data.test_points, data.test_labels)
+    return state._replace(
+        params=params,
+        opt_state=opt_state,
+        steps=steps,
+        fail_step=fail_step,
+        done=state.done | ((fail_step < 0) & (train_correct == n_train)),
+        train_correct=train_correct,
+        test_correct=test_correct,
+    )
+
+
+@partial(jax.jit, static_argnames=("activations", "config", "padded"), donate_argnums=0)
+def batched_chunk(
+    state: MemberState,
+    data: TrainData,
+    *,
+    activations: tuple[str, ...],
+    config: TrainingConfig,
+    padded: bool,
+) -> MemberState:
+    """`train_chunk` vmapped over the leading (member) axis of `state`; donates `state`."""
+    run = partial(train_chunk, activations=activations, config=config, padded=padded)
+    # Every member gets its own copy of the data: with a shared operand, vmap turns the first
+    # layer into one wide matrix product whose rounding depends on the member's position, and a
+    # member's result would depend on its batch mates.
+    members = state.steps.shape[0]
+    stacked = jax.tree.map(lambda x: jnp.broadcast_to(x, (members, *x.shape)), data)
+    return jax.vmap(run)(state, stacked)
+
+
+def sharded_chunk(
+    state: MemberState, data: Sequence[TrainData], mesh: jax.sharding.Mesh, **options: Any
+) -> MemberState:
+    """`batched_chunk` on each device's rows of `state`, which is sharded over `mesh`.
+
+    Args:
+        state: stacked members, leading axis sharded as ``NamedSharding(mesh, P("members"))``.
+        data: `data[k]` is the data set on the k-th device of the mesh.
+        options: keyword arguments of `batched_chunk`.
+
+    The devices run concurrently (asynchronous dispatch). One compiled single-device program per
+    device, rather than one program partitioned by XLA, keeps every member's result bitwise the
+    same for any number of devices (XLA fuses a partitioned program differently).
+    """
+    leaves, treedef = jax.tree.flatten(state)
+    shards = [{shard.device: shard.data for shard in leaf.addressable_shards} for leaf in leaves]
+    outputs = [
+        jax.tree.leaves(
+            batched_chunk(jax.tree.unflatten(treedef, [s[device] for s in shards]), on, **options)
+        )
+        for device, on in zip(mesh.devices.flat, data, strict=True)
+    ]
+    return jax.tree.unflatten(
+        treedef,
+        [
+            jax.make_array_from_single_device_arrays(
+                leaf.shape, leaf.sharding, [out[i] for out in outputs]
+            )
+            for i, leaf in enumerate(leaves)
+        ],
+    )
+
+
+@partial(jax.jit, static_argnums=0)
+def _init_spec(spec: ArchitectureSpec, keys: jax.Array) -> Params:
+    return jax.vmap(partial(init_params, spec))(keys)
+
+
+def init_state(members: Sequence[Member], bucket: Bucket, config: TrainingConfig) -> MemberState:
+    """Stacked initial state of `members` (all in `bucket`), leading axis = member.
+
+    Each member's parameters are initialised at its own architecture from its own key (so they
+    are bitwise independent of its batch mates), then zero-padded to the bucket's widths.
+    """
+    keys = [member.key() for member in members]
+    init_keys = [jax.random.fold_in(key, 0) for key in keys]
+    data_keys = [jax.random.fold_in(key, 1) for key in keys]
+    params, masks = [], []
+    for spec in dict.fromkeys(member.spec for member in members):
+        rows = [i for i, member in enumerate(members) if member.spec == spec]
+        stacked = _init_spec(spec, jnp.stack([init_keys[i] for i in rows]))
+        ones = jax.tree.map(lambda leaf: jnp.ones_like(leaf[0]), stacked)
+        for j, i in enumerate(rows):
+            member_params = jax.tree.map(lambda leaf, j=j: leaf[j], stacked)
+            params.append((i, pad_params(member_params, bucket.widths)))
+            masks.append((i, pad_params(ones, bucket.widths)))
+    stack = partial(jax.tree.map, lambda *leaves: jnp.stack(leaves))
+    params_stacked = stack(*(p for _, p in sorted(params, key=lambda x: x[0])))
+    n = len(members)
+    return MemberState(
+        params=params_stacked,
+        opt_state=jax.vmap(config.optimizer().init)(params_stacked),
+        mask=stack(*(m for _, m in sorted(masks, key=lambda x: x[0]))),
+        activation=jnp.asarray(
+            [bucket.activations.index(m.spec.activation) for m in members], jnp.int32
+        ),
+        key=jnp.stack([jax.random.key_data(key) for key in data_keys]),
+        steps=jnp.zeros(n, jnp.int32),
+        done=jnp.zeros(n, bool),
+        fail_step=jnp.full(n, -1, jnp.int32),
+        train_correct=jnp.zeros(n, jnp.int32),
+        test_correct=jnp.zeros(n, jnp.int32),
+    )
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Reported after every accuracy check: step budget spent and members finished, in all."""
+
+    steps_done: int
+    steps_total: int
+    finished: int
+    members: int
+
+
+def member_mesh() -> jax.sharding.Mesh:
+    """A 1-D mesh ("members") over all local devices, sharding chosen by the compiler."""
+    devices = jax.local_devices()
+    return jax.make_mesh(
+        (len(devices),), ("members",), (jax.sharding.AxisType.Auto,), devices=devices
+    )
+
+
+def device_data(dataset: Dataset, mesh: jax.sharding.Mesh) -> list[TrainData]:
+    """The data set's arrays on every device of `mesh`, in mesh order."""
+    arrays = TrainData(
+        np.asarray(dataset.train_points, np.float32),
+        np.asarray(dataset.train_labels, np.int32),
+        np.asarray(dataset.test_points, np.float32),
+        np.asarray(dataset.test_labels, np.int32),
+    )
+    return [jax.device_put(arrays, device) for device in mesh.devices.flat]
+
+
+def default_member_chunk() -> int | None:
+    """Members per program when the config does not say: `CPU_MEMBER_CHUNK` on CPU, else all."""
+    return CPU_MEMBER_CHUNK if jax.default_backend() == "cpu" else None
+
+
+def train(
+    dataset: Dataset,
+    members: Sequence[Member],
+    config: TrainingConfig = TrainingConfig(),
+    progress: Callable[[Progress], None] | None = None,
+) -> list[TrainedNetwork]:
+    """Train `members` on `dataset`; returns one `TrainedNetwork` per member, in order.
+
+    Raises:
+        InputError: a member is for another data set or another input dimension, or the data
+            are malformed (wrong shape, NaN, labels not 0/1).
+    """
+    results: list[TrainedNetwork | None] = [None] * len(members)
+    for group in train_groups(dataset, members, config, progress):
+        for i, network in group:
+            results[i] = network
+    return results  # type: ignore[return-value]
+
+
+def train_groups(
+    dataset: Dataset,
+    members: Sequence[Member],
+    config: TrainingConfig = TrainingConfig(),
+    progress: Callable[[Progress], None] | None = None,
+) -> Iterator[list[tuple[int, TrainedNetwork]]]:
+    """Train `members` one compiled group at a time, yielding each group as it finishes.
+
+    A member's outcome does not depend on its group (see `Member.key`), so a caller may stream
+    a group's networks onward while the next group trains.
+
+    Yields:
+        (index into `members`, its `TrainedNetwork`) for every member of the finished group.
+
+    Raises:
+        InputError: as `train`.
+    """
+    check_members(dataset, members)
+    mesh = member_mesh()
+    data = device_data(dataset, mesh)
+    buckets = plan_buckets([m.spec for m in members], config.max_padding_waste)
+    chunk = config.member_chunk or default_member_chunk() or len(members)
+    groups = [(bucket, part) for bucket in buckets for part in _split(bucket.members, chunk)]
+    finished_before = 0
+    for g, (bucket, indices) in enumerate(groups):
+
+        def report(step: int, finished: int, g: int = g, before: int = finished_before) -> None:
+            if progress is not None:
+                steps_total = len(groups) * config.max_steps
+                done = g * config.max_steps + step
+                progress(Progress(done, steps_total, before + finished, len(members)))
+
+        group = [members[i] for i in indices]
+        networks = _train_group(group, bucket, data, mesh, config, report)
+        yield list(zip(indices, networks, strict=True))
+        finished_before += len(indices)
+
+
+def check_members(dataset: Dataset, members: Sequence[Member]) -> None:
+    """Raise `InputError` unless the data are well formed and every member fits the data set."""
+    for split in ("train", "test"):
+        validate_labelled_points(
+            getattr(dataset, f"{split}_points"),
+            getattr(dataset, f"{split}_labels"),
+            what=f"{dataset.name} {split} set",
+            need_both=split == "train",
+        )
+    if not members:
+        raise InputError("no networks to train: give at least one architecture, activation, seed")
+    if len(set(members)) != len(members):
+        raise InputError(
+            "a network is listed twice (same data set, architecture, activation, seed)"
+        )
+    for member in members:
+        if member.dataset != dataset.name:
+            raise InputError(
+                f"{member.network_id} is for data set {member.dataset!r}, not {dataset.name!r}"
+            )
+        if member.spec.input_dim != dataset.dim:
+            raise InputError(
+                f"{member.network_id} takes {member.spec.input_dim} input features but "
+                f"{dataset.name} has {dataset.dim}"
+            )
+
+
+def _split(indices: Sequence[int], size: int) -> list[tuple[int, ...]]:
+    """Split into the fewest parts of at most `size`, as equal as possible."""
+    parts = -(-len(indices) // size)
+    bounds = np.linspace(0, len(indices), parts + 1).round().astype(int)
+    return [tuple(indices[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def batch_size(members: int, n_devices: int) -> int:
+    """Rows of a batch for `members`: a multiple of `n_devices` with at least two per device.
+
+    XLA compiles a batch of one differently, and the results would differ in the last bits from
+    the same member's in a larger batch.
+    """
+    return max(-(-members // n_devices), 2) * n_devices
+
+
+def _place(state: MemberState, real: int, mesh: jax.sharding.Mesh) -> MemberState:
+    """Shard `state` over `mesh`; rows from `real` on are fillers and are marked done."""
+    state = state._replace(done=state.done.at[real:].set(True))
+    return jax.device_put(state, NamedSharding(mesh, P("members")))
+
+
+def start_batch(
+    group: Sequence[Member], bucket: Bucket, config: TrainingConfig, mesh: jax.sharding.Mesh
+) -> MemberState:
+    """Initial state of `group`, filled up to `batch_size` rows and sharded over `mesh`.
+
+    Filler rows are copies of the first member, marked done (their results are discarded).
+    """
+    size = batch_size(len(group), mesh.devices.size)
+    state = init_state([*group, *[group[0]] * (size - len(group))], bucket, config)
+    return _place(state, len(group), mesh)
+
+
+def _train_group(
+    group: Sequence[Member],
+    bucket: Bucket,
+    data: Sequence[TrainData],
+    mesh: jax.sharding.Mesh,
+    config: TrainingConfig,
+    report: Callable[[int, int], None],
+) -> list[TrainedNetwork]:
+    """Train one group of a bucket to completion on the mesh; `report(step, finished)` per check.
+
+    Whenever at most half of the batch is still training, the unfinished members are moved to a
+    batch of half the size or less (finished members no longer cost work; each new batch size
+    compiles once).
+    """
+    n_devices = mesh.devices.size
+    state = start_batch(group, bucket, config, mesh)
+    rows = np.full(state.steps.shape[0], -1)  # batch position -> index in group, -1 = filler
+    rows[: len(group)] = np.arange(len(group))
+    padded = any(member.spec.widths != bucket.widths for member in group)
+    run = partial(
+        sharded_chunk, mesh=mesh, activations=bucket.activations, config=config, padded=padded
+    )
+    networks: dict[int, TrainedNetwork] = {}
+    step = 0
+    while len(networks) < len(group):
+        state = run(state, data)
+        step += config.eval_every
+        steps, done, fail_step = jax.device_get((state.steps, state.done, state.fail_step))
+        active = (rows >= 0) & ~(done | (fail_step >= 0) | (steps >= config.max_steps))
+        n_active = int(active.sum())
+        report(min(step, config.max_steps), len(group) - n_active)
+        if n_active and batch_size(n_active, n_devices) > len(rows) // 2:
+            continue
+        final = jax.device_get(state)
+        for position in np.flatnonzero((rows >= 0) & ~active):
+            member = group[rows[position]]
+            networks[rows[position]] = _network(member, final, position, data[0], config)
+        if n_active:
+            keep = np.flatnonzero(active)
+            fillers = np.full(batch_size(n_active, n_devices) - n_active, keep[0])
+            take = np.concatenate([keep, fillers])
+            state = _place(jax.tree.map(itemgetter(jnp.asarray(take)), state), n_active, mesh)
+            rows = np.concatenate([rows[keep], np.full(len(take) - n_active, -1)])
+    return [networks[i] for i in range(len(group))]
+
+
+def _network(
+    member: Member, final: MemberState, row: int, data: TrainData, config: TrainingConfig
+) -> TrainedNetwork:
+    """The trained network in row `row` of a host copy of a batch's state."""
+    n_train, n_test = data.train_labels.shape[0], data.test_labels.shape[0]
+    train_correct, test_correct = int(final.train_correct[row]), int(final.test_correct[row])
+    fail_step = int(final.fail_step[row])
+    failed = f"loss or parameters became non-finite at step {fail_step}" if fail_step >= 0 else None
+    well = (
+        failed is None
+        and train_correct == n_train
+        and n_test - test_correct <= config.max_test_error * n_test
+    )
+    result = TrainingResult(
+        steps=int(final.steps[row]),
+        train_correct=train_correct,
+        n_train=n_train,
+        test_correct=test_correct,
+        n_test=n_test,
+        well_trained=well,
+        failed=failed,
+    )
+    params = unpad_params(
+        jax.tree.map(lambda leaf: np.asarray(leaf[row]), final.params), member.spec
+    )
+    return TrainedNetwork(member, params, result)
+
+
+_FORMAT = "topnn-jax network v1"
+
+
+def save_network(network: TrainedNetwork, directory: str | os.PathLike) -> Path:
+    """Write `directory/<network_id>.npz`: parameters plus a JSON record of spec and result."""
+    member, result = network.member, network.result
+    meta = {
+        "format": _FORMAT,
+        "dataset": member.dataset,
+        "seed": member.seed,
+        "spec": member.spec.to_dict(),
+        "result": {
+            "steps": result.steps,
+            "train_correct": result.train_correct,
+            "n_train": result.n_train,
+            "test_correct": result.test_correct,
+            "n_test": result.n_test,
+            "well_trained": result.well_trained,
+            "failed": result.failed,
+        },
+    }
+    arrays = {
+        f"{layer}/{name}": np.asarray(value)
+        for layer, leaves in network.params.items()
+        for name, value in leaves.items()
+    }
+    return atomic_save_npz(
+        Path(directory) / f"{member.network_id}.npz", meta=np.array(json.dumps(meta)), **arrays
+    )
+
+
+def load_network(path: str | os.PathLike) -> TrainedNetwork:
+    """Read a file written by `save_network`."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            meta = json.loads(str(archive["meta"]))
+            params: Params = {}
+            for name in archive.files:
+                if name != "meta":
+                    layer, leaf = name.split("/")
+                    params.setdefault(layer, {})[leaf] = archive[name]
+    except (OSError, KeyError, ValueError) as error:
+        raise InputError(f"{path}: not a saved topnn-jax network ({error})") from error
+    if meta.get("format") != _FORMAT:
+        raise InputError(f"{path}: unknown format {meta.get('format')!r}, expected {_FORMAT!r}")
+    spec = ArchitectureSpec.from_dict(meta["spec"])
+    member = Member(meta["dataset"], spec, int(meta["seed"]))
+    return TrainedNetwork(member, params, TrainingResult(**meta["result"]))
+
+
+def network_row(network: TrainedNetwork) -> dict[str, Any]:
+    """One `networks.csv` row (see `NETWORK_COLUMNS`); accuracies are fractions in [0, 1]."""
+    member, result = network.member, network.result
+    return {
+        "network_id": member.network_id,
+        "dataset": member.dataset,
+        "architecture": member.spec.name,
+        "activation": member.spec.activation,
+        "seed": member.seed,
+        "steps": result.steps,
+        "train_accuracy": result.train_accuracy,
+        "test_accuracy": result.test_accuracy,
+        "well_trained": result.well_trained,
+    }
+
+
+def write_networks_csv(path: str | os.PathLike, networks: Sequence[TrainedNetwork]) -> None:
+    """Write one row per network (columns `NETWORK_COLUMNS`) atomically."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=NETWORK_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(network_row(network) for network in networks)
+    atomic_write_text(path, text.getvalue())
