@@ -1,0 +1,156 @@
+"""End-to-end runs on a tiny experiment: store contents, determinism, interruption and resume."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from topnn_jax.cli import main
+from topnn_jax.config import parse_config
+from topnn_jax.errors import InputError
+from topnn_jax.pipeline import RunEvents, run_experiment
+from topnn_jax.results import summarize
+
+TINY = """
+[data]
+dataset = "D-I"
+size = 1500
+[networks]
+architectures = ["3_by_6"]
+activations = ["relu", "tanh"]
+seeds = 2
+[training]
+max_steps = 300
+eval_every = 100
+[topology]
+measure = "all"
+[run]
+workers = 2
+"""
+
+
+def tiny_config():
+    return parse_config(TINY, name="tiny")
+
+
+def table(path: Path, drop: tuple[str, ...] = ("seconds",)) -> list[dict]:
+    """A store CSV without its timing columns."""
+    with path.open(newline="") as handle:
+        return [{k: v for k, v in row.items() if k not in drop} for row in csv.DictReader(handle)]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """An uninterrupted run of the tiny experiment."""
+    return run_experiment(tiny_config(), out=tmp_path_factory.mktemp("reference") / "store")
+
+
+def test_store_holds_every_network_layer_and_class(reference):
+    assert {p.name for p in reference.iterdir()} >= {
+        "config.json",
+        "environment.json",
+        "networks.csv",
+        "betti.csv",
+        "params",
+    }
+    networks = table(reference / "networks.csv")
+    assert len(networks) == 4
+    assert len(list((reference / "params").glob("*.npz"))) == 4
+    betti = table(reference / "betti.csv")
+    # 3_by_6: input, two hidden layers, logits = 4 layers, two classes each
+    assert len(betti) == 4 * 4 * 2
+    inputs = {row["label"]: (row["b0"], row["b1"]) for row in betti if row["layer"] == "0"}
+    assert inputs == {"0": ("9", "0"), "1": ("1", "9")}  # D-I's true Betti numbers
+    assert {row["k"] for row in betti if row["layer"] == "0"} == {"13"}
+
+
+def test_summary_aggregates_per_setting(reference, capsys):
+    summaries = summarize(reference)
+    assert {(s.activation, s.networks, s.measured) for s in summaries} == {
+        ("relu", 2, 2),
+        ("tanh", 2, 2),
+    }
+    relu = next(s for s in summaries if s.activation == "relu")
+    assert relu.mean_betti[(0, 0)][0] == 9.0 and relu.mean_betti[(1, 1)][0] == 9.0
+    assert main(["summary", str(reference)]) == 0
+    assert "D-I 3_by_6 relu" in capsys.readouterr().out
+
+
+def test_same_config_gives_identical_tables(reference, tmp_path):
+    again = run_experiment(tiny_config(), out=tmp_path / "again")
+    assert table(again / "betti.csv") == table(reference / "betti.csv")
+    assert table(again / "networks.csv") == table(reference / "networks.csv")
+
+
+def test_interrupted_run_resumes_to_the_same_tables(reference, tmp_path):
+    out = tmp_path / "interrupted"
+    finished = []
+
+    def interrupt_after_five(job, result):
+        finished.append(job)
+        if len(finished) == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(tiny_config(), out=out, events=RunEvents(job_done=interrupt_after_five))
+    assert 1 <= len(table(out / "betti.csv")) < 32
+    # a torn last line, as a killed process might leave
+    with (out / "betti.csv").open("a") as handle:
+        handle.write("D-I_3_by_6_relu_s0,3,1,5")
+    with pytest.raises(InputError, match="already holds results; pass --resume"):
+        run_experiment(tiny_config(), out=out)
+    run_experiment(tiny_config(), out=out, resume=True)
+    assert table(out / "betti.csv") == table(reference / "betti.csv")
+    assert table(out / "networks.csv") == table(reference / "networks.csv")
+
+
+def test_killed_process_resumes_to_the_same_tables(reference, tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY)
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "topnn_jax", "run", str(config), "--out", str(out)]
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    betti = out / "betti.csv"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        if betti.exists() and len(betti.read_text().splitlines()) > 3:
+            break
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert betti.exists(), "the run was killed before it wrote any result"
+    result = subprocess.run([*command, "--resume"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert table(betti) == table(reference / "betti.csv")
+    assert table(out / "networks.csv") == table(reference / "networks.csv")
+
+
+def test_resume_refuses_another_experiment(reference, tmp_path):
+    out = tmp_path / "store"
+    run_experiment(tiny_config(), out=out)
+    changed = parse_config(TINY.replace('measure = "all"', 'measure = "all"\nk = 9'), name="tiny")
+    with pytest.raises(InputError, match="holds a run of a different experiment"):
+        run_experiment(changed, out=out, resume=True)
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({}, "networks.csv is missing"),
+        ({"networks.csv": "network_id,dataset\nx,D-I\n"}, "missing column"),
+    ],
+)
+def test_summary_of_a_broken_store_is_a_clear_error(tmp_path, capsys, files, message):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert main(["summary", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err

@@ -1,0 +1,291 @@
+"""Experiment configurations: TOML files validated into frozen dataclasses.
+
+A config has five sections; every key is optional except where noted::
+
+    [data]      dataset = "D-I"          # or a list; seed = 0; size = 2000; options = {pca = 20}
+    [networks]  architectures = ["10_by_15"]; activations = ["relu", "tanh"]; seeds = 8
+    [training]  learning_rate = 0.02; max_steps = 12000; eval_every = 500; max_test_error = 0.01
+    [topology]  k = 13; scale = 2; stride = 3; maxdim = 1; labels = "true"; measure = "well_trained"
+    [run]       out = "results/quick"; workers = "auto"; threads = "auto"
+
+`[training]` takes every field of `topnn_jax.training.TrainingConfig`. `[topology]` keys left out
+take the data set's preset. An unknown key, a wrong type or an impossible value raises
+`InputError` naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from topnn_jax.datasets import TopologyPreset, resolve_name
+from topnn_jax.errors import InputError
+from topnn_jax.models import ArchitectureSpec, check_activation
+from topnn_jax.training import TrainingConfig
+
+DEFAULT_EXPERIMENT = "quick"
+LABEL_SOURCES = ("true", "predicted")
+MEASURE_CHOICES = ("well_trained", "all")
+
+
+@dataclass(frozen=True)
+class DataSection:
+    """Which data sets, from which seed, at which size (None = the paper's)."""
+
+    datasets: tuple[str, ...] = ("D-I",)
+    seed: int = 0
+    size: int | None = None
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NetworksSection:
+    """The sweep: every architecture x activation x seed is one network."""
+
+    architectures: tuple[str, ...] = ("10_by_15",)
+    activations: tuple[str, ...] = ("relu", "leaky_relu", "tanh")
+    seeds: tuple[int, ...] = tuple(range(6))
+
+
+@dataclass(frozen=True)
+class TopologySection:
+    """Betti-number measurement; None takes the data set's preset.
+
+    Attributes:
+        labels: "true" splits each layer's cloud by the data's labels, "predicted" by the
+            network's output.
+        measure: "well_trained" measures only networks that pass the paper's rule, "all" every
+            network that did not fail.
+    """
+
+    k: int | None = None
+    scale: int | None = None
+    stride: int | None = None
+    maxdim: int | None = None
+    labels: str = "true"
+    measure: str = "well_trained"
+
+    def resolve(self, preset: TopologyPreset) -> TopologyPreset:
+        """The data set's preset with this section's explicit values applied."""
+        chosen = {
+            name: getattr(self, name) if getattr(self, name) is not None else getattr(preset, name)
+            for name in ("k", "scale", "stride", "maxdim")
+        }
+        return TopologyPreset(**chosen)
+
+
+@dataclass(frozen=True)
+class RunSection:
+    """Where results go and how many PH workers run (None = chosen from the CPU count)."""
+
+    out: str = "results/quick"
+    workers: int | None = None
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A whole experiment, validated."""
+
+    name: str
+    data: DataSection
+    networks: NetworksSection
+    training: TrainingConfig
+    topology: TopologySection
+    run: RunSection
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (lists, not tuples), as written to the results store."""
+        sections = ("data", "networks", "training", "topology", "run")
+        return {"name": self.name} | {
+            section: jsonable(dataclasses.asdict(getattr(self, section))) for section in sections
+        }
+
+    def architecture_specs(self, input_dim: int) -> list[ArchitectureSpec]:
+        """Every architecture x activation as a spec for data of `input_dim` features."""
+        return [
+            ArchitectureSpec.parse(arch, input_dim, activation)
+            for arch in self.networks.architectures
+            for activation in self.networks.activations
+        ]
+
+
+def jsonable(value: Any) -> Any:
+    """Tuples to lists, recursively."""
+    if isinstance(value, dict):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    return value
+
+
+SECTIONS: dict[str, type] = {
+    "data": DataSection,
+    "networks": NetworksSection,
+    "training": TrainingConfig,
+    "topology": TopologySection,
+    "run": RunSection,
+}
+
+
+def parse_config(text: str, name: str = "experiment") -> ExperimentConfig:
+    """Validate TOML text into an `ExperimentConfig`; `name` is the experiment's (a file's stem)."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise InputError(f"config {name}: not valid TOML: {error}") from None
+    unknown = sorted(set(document) - set(SECTIONS))
+    if unknown:
+        raise InputError(
+            f"config {name}: unknown section [{unknown[0]}]; sections are "
+            + ", ".join(f"[{section}]" for section in SECTIONS)
+        )
+    values = {}
+    for section, cls in SECTIONS.items():
+        table = document.get(section, {})
+        if not isinstance(table, dict):
+            raise InputError(f"config {name}: {section} must be a table [{section}]")
+        values[section] = build_section(name, section, cls, normalise(section, table))
+    config = ExperimentConfig(name=name, **values)
+    check_values(config)
+    return config
+
+
+def normalise(section: str, table: dict) -> dict:
+    """Accept the friendly spellings: dataset = "D-I", seeds = 8, workers = "auto"."""
+    table = dict(table)
+    if section == "data" and "dataset" in table:
+        if "datasets" in table:
+            raise InputError("[data]: give either dataset or datasets, not both")
+        value = table.pop("dataset")
+        table["datasets"] = [value] if isinstance(value, str) else value
+    if section == "networks" and isinstance(table.get("seeds"), int):
+        count = table["seeds"]
+        if isinstance(count, bool) or count < 1:
+            raise InputError(f"[networks] seeds must be >= 1 (a count) or a list, got {count}")
+        table["seeds"] = list(range(count))
+    if section == "run":
+        for key in ("workers", "threads"):
+            if table.get(key) == "auto":
+                table[key] = None
+    return table
+
+
+def build_section(name: str, section: str, cls: type, table: dict) -> Any:
+    """Check every key's type against the dataclass's annotations, then construct it."""
+    hints = typing.get_type_hints(cls)
+    allowed = [f.name for f in dataclasses.fields(cls)]
+    for key, value in table.items():
+        if key not in hints:
+            raise InputError(
+                f"config {name}: unknown key {key!r} in [{section}]; allowed: {', '.join(allowed)}"
+            )
+        check_type(f"[{section}] {key}", value, hints[key])
+    converted = {
+        key: tuple(value) if isinstance(value, list) else value for key, value in table.items()
+    }
+    return cls(**converted)
+
+
+def check_type(where: str, value: Any, hint: Any) -> None:
+    """Raise `InputError` unless `value` (from TOML) fits the annotation `hint`."""
+    if not type_matches(value, hint):
+        shown = "list" if isinstance(value, list) else type(value).__name__
+        raise InputError(f"{where} must be {describe_type(hint)}, got {shown} {value!r}")
+
+
+def type_matches(value: Any, hint: Any) -> bool:
+    """Whether a TOML value fits an annotation: int, float, str, dict, tuple[X, ...], X | None."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(type_matches(value, option) for option in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if origin is tuple:
+        item = typing.get_args(hint)[0]
+        return isinstance(value, list) and all(type_matches(v, item) for v in value)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin is dict or hint is dict:
+        return isinstance(value, dict)
+    return isinstance(value, hint)
+
+
+def describe_type(hint: Any) -> str:
+    """'an integer', 'a list of strings', ... for error messages."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [describe_type(h) for h in typing.get_args(hint) if h is not type(None)]
+        return " or ".join(options)
+    if origin is tuple:
+        return f"a list of {describe_type(typing.get_args(hint)[0]).split(' ', 1)[1]}s"
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+    return names.get(hint, "a table")
+
+
+def check_values(config: ExperimentConfig) -> None:
+    """Values the types cannot express: names that must exist, counts that must be positive."""
+    data, networks, topology, run = config.data, config.networks, config.topology, config.run
+    if not data.datasets:
+        raise InputError("[data] datasets must name at least one data set")
+    for dataset in data.datasets:
+        resolve_name(dataset)
+    if data.seed < 0:
+        raise InputError(f"[data] seed must be >= 0, got {data.seed}")
+    if data.size is not None and data.size < 1:
+        raise InputError(f"[data] size must be a positive integer, got {data.size}")
+    for key in ("architectures", "activations", "seeds"):
+        if not getattr(networks, key):
+            raise InputError(f"[networks] {key} must not be empty")
+    for activation in networks.activations:
+        check_activation(activation)
+    for arch in networks.architectures:
+        ArchitectureSpec.parse(arch, parse_input_dim(arch), networks.activations[0])
+    if any(seed < 0 for seed in networks.seeds) or len(set(networks.seeds)) != len(networks.seeds):
+        raise InputError(f"[networks] seeds must be distinct and >= 0, got {list(networks.seeds)}")
+    for key in ("k", "scale", "stride"):
+        value = getattr(topology, key)
+        if value is not None and value < 1:
+            raise InputError(f"[topology] {key} must be >= 1, got {value}")
+    if topology.maxdim is not None and not 0 <= topology.maxdim <= 3:
+        raise InputError(f"[topology] maxdim must be 0, 1, 2 or 3, got {topology.maxdim}")
+    if topology.labels not in LABEL_SOURCES:
+        raise InputError(
+            f"[topology] labels must be one of {LABEL_SOURCES}, got {topology.labels!r}"
+        )
+    if topology.measure not in MEASURE_CHOICES:
+        raise InputError(
+            f"[topology] measure must be one of {MEASURE_CHOICES}, got {topology.measure!r}"
+        )
+    for key in ("workers", "threads"):
+        value = getattr(run, key)
+        if value is not None and value < 1:
+            raise InputError(f'[run] {key} must be >= 1 or "auto", got {value}')
+
+
+def parse_input_dim(arch: str) -> int:
+    """Input width of an explicit layer string; 1 for L_by_W names (the data set decides)."""
+    head = str(arch).split("-", 1)[0]
+    return int(head) if "-" in str(arch) and head.isdigit() else 1
+
+
+def load_config(source: str | Path | None = None) -> ExperimentConfig:
+    """A config from a TOML file, or the embedded default experiment when `source` is None.
+
+    A relative `[run] out` is taken against the working folder.
+    """
+    if source is None:
+        text = resources.files("topnn_jax").joinpath("quick.toml").read_text()
+        return parse_config(text, name=DEFAULT_EXPERIMENT)
+    path = Path(source)
+    if not path.is_file():
+        raise InputError(f"config file not found: {path}")
+    return parse_config(path.read_text(), name=path.stem)

@@ -1,0 +1,283 @@
+"""Run an experiment end to end: train bucket by bucket, stream every layer to the PH workers.
+
+While a group of networks trains on the device, the worker processes compute the Betti numbers
+of the groups before it; finished results are appended to the store as they arrive (see
+`topnn_jax.store`). `resume=True` skips networks and PH jobs the store already holds.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from topnn_jax.config import ExperimentConfig
+from topnn_jax.datasets import Dataset, TopologyPreset, load
+from topnn_jax.errors import InputError
+from topnn_jax.models import layer_outputs
+from topnn_jax.ph_workers import BettiPool, available_cpus
+from topnn_jax.store import BETTI_KEY, NETWORK_KEY, CsvTable, betti_columns, read_json, write_json
+from topnn_jax.topology import BettiResult
+from topnn_jax.training import (
+    NETWORK_COLUMNS,
+    Progress,
+    TrainedNetwork,
+    load_network,
+    make_members,
+    network_row,
+    save_network,
+    train_groups,
+)
+
+PACKAGES = ("topnn-jax", "jax", "jaxlib", "flax", "optax", "numpy", "scipy", "giotto-ph")
+
+
+@dataclass(frozen=True)
+class PhJob:
+    """One Betti computation: a network's layer, restricted to one class."""
+
+    network_id: str
+    layer: int
+    label: int
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return (self.network_id, self.layer, self.label)
+
+
+@dataclass
+class RunEvents:
+    """Callbacks through which the CLI shows progress; all optional.
+
+    Attributes:
+        training: called after every accuracy check with the group's `Progress`.
+        group_done: called when a group of networks has trained (its networks).
+        jobs_submitted: called with the number of PH jobs just queued.
+        job_done: called with each finished job and its result, or the `InputError` that
+            refused it (a complex too large for memory: the row is left out).
+    """
+
+    training: Callable[[str, Progress], None] | None = None
+    group_done: Callable[[list[TrainedNetwork]], None] | None = None
+    jobs_submitted: Callable[[int], None] | None = None
+    job_done: Callable[[PhJob, BettiResult | InputError], None] | None = None
+
+
+def environment() -> dict:
+    """Package versions, JAX backend and devices, CPU count: written to environment.json."""
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": versions,
+        "jax_backend": jax.default_backend(),
+        "jax_devices": [str(device) for device in jax.devices()],
+        "cpu_count": os.cpu_count(),
+        "available_cpus": available_cpus(),
+    }
+
+
+def open_store(config: ExperimentConfig, out: Path, resume: bool) -> None:
+    """Create the store, or check that a resumed one was made by the same experiment."""
+    config_path = out / "config.json"
+    if config_path.exists():
+        if not resume:
+            raise InputError(
+                f"{out} already holds results; pass --resume to continue that run, or choose "
+                "another --out"
+            )
+        saved = read_json(config_path)
+        current = config.to_dict()
+        if strip_run(saved) != strip_run(current):
+            raise InputError(
+                f"{out} holds a run of a different experiment; resume needs the same config "
+                "(only [run] may change)"
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(config_path, config.to_dict())
+    write_json(out / "environment.json", environment())
+
+
+def strip_run(config: dict) -> dict:
+    """The config without its [run] section and name (which may differ between resumes)."""
+    return {key: value for key, value in config.items() if key not in ("run", "name")}
+
+
+def dataset_of(config: ExperimentConfig, name: str) -> Dataset:
+    """Load one of the config's data sets with the config's seed, size and options."""
+    return load(name, seed=config.data.seed, size=config.data.size, **config.data.options)
+
+
+def class_clouds(
+    network: TrainedNetwork, dataset: Dataset, preset: TopologyPreset, labels: str
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """(layer, label, float32[m, w]) for every layer and class of the homology subsample.
+
+    `labels="true"` takes each class's every-stride-th training point; `"predicted"` takes both
+    subsamples together and splits them by the network's prediction.
+    """
+    indices = [dataset.homology_indices(label, preset.stride) for label in (0, 1)]
+    points = dataset.train_points[np.concatenate(indices)]
+    outputs = layer_outputs(network.params, network.member.spec, points)
+    if labels == "true":
+        membership = np.repeat([0, 1], [len(indices[0]), len(indices[1])])
+    else:
+        membership = np.argmax(outputs[-1], axis=1)
+    for layer, output in enumerate(outputs):
+        for label in (0, 1):
+            cloud = output[membership == label]
+            if len(cloud):
+                yield layer, label, cloud
+
+
+def should_measure(network: TrainedNetwork, measure: str) -> bool:
+    """The paper's rule: only well-trained networks, unless the config asks for all."""
+    if network.result.failed:
+        return False
+    return network.result.well_trained or measure == "all"
+
+
+def betti_row(job: PhJob, result: BettiResult, maxdim: int) -> dict:
+    """One betti.csv row; dimensions above the job's maxdim are left empty."""
+    row = {
+        "network_id": job.network_id,
+        "layer": job.layer,
+        "label": job.label,
+        "n_points": result.n_points,
+        "k": result.k_used,
+        "scale": result.scale,
+        "seconds": round(result.seconds, 4),
+    }
+    for d in range(maxdim + 1):
+        row[f"b{d}"] = result.betti[d] if d < len(result.betti) else ""
+    return row
+
+
+def run_experiment(
+    config: ExperimentConfig,
+    out: str | Path | None = None,
+    resume: bool = False,
+    events: RunEvents | None = None,
+    stream: bool = True,
+) -> Path:
+    """Run `config`, writing the store to `out` (default: the config's `[run] out`).
+
+    Args:
+        resume: continue the run already in `out` (same config), skipping finished work.
+        events: progress callbacks.
+        stream: measure each group of networks as soon as it has trained (the default); False
+            trains every network first, then measures (for comparison in benchmarks).
+
+    Returns:
+        The store's directory.
+    """
+    out = Path(out or config.run.out)
+    datasets = {name: dataset_of(config, name) for name in config.data.datasets}
+    open_store(config, out, resume)
+    workers, threads = config.run.workers, config.run.threads or 1
+    with BettiPool(workers=workers, threads=threads) as pool:
+        run = ExperimentRun(config, out, datasets, pool, events or RunEvents())
+        try:
+            trained = [network for name in datasets for network in run.train(name, stream)]
+            for network in trained:  # only when not streaming
+                run.measure(network)
+            run.drain(block=True)
+        finally:
+            run.drain(block=False)  # keep what finished, even when interrupted
+    run.networks.finalize()
+    run.betti.finalize()
+    return out
+
+
+class ExperimentRun:
+    """The state of one run: its tables, the PH pool, and what to measure how."""
+
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        out: Path,
+        datasets: dict[str, Dataset],
+        pool: BettiPool,
+        events: RunEvents,
+    ) -> None:
+        self.config, self.out, self.datasets = config, out, datasets
+        self.pool, self.events = pool, events
+        self.presets = {name: config.topology.resolve(ds.preset) for name, ds in datasets.items()}
+        self.maxdim = max(preset.maxdim for preset in self.presets.values())
+        self.networks = CsvTable(out / "networks.csv", NETWORK_COLUMNS, NETWORK_KEY)
+        self.betti = CsvTable(out / "betti.csv", betti_columns(self.maxdim), BETTI_KEY)
+        self.params_dir = out / "params"
+
+    def drain(self, block: bool) -> None:
+        """Append finished PH results to betti.csv (waiting for all with `block`)."""
+        for job, result in self.pool.results(block=block):
+            if not isinstance(result, InputError):
+                self.betti.append(betti_row(job, result, self.maxdim))
+            if self.events.job_done:
+                self.events.job_done(job, result)
+
+    def measure(self, network: TrainedNetwork) -> None:
+        """Queue every layer x class of a network that the config measures, unless done."""
+        if not should_measure(network, self.config.topology.measure):
+            return
+        dataset = self.datasets[network.member.dataset]
+        preset = self.presets[dataset.name]
+        jobs = 0
+        clouds = class_clouds(network, dataset, preset, self.config.topology.labels)
+        for layer, label, cloud in clouds:
+            job = PhJob(network.member.network_id, layer, label)
+            if job.key not in self.betti:
+                self.pool.submit(job, cloud, preset.k, preset.scale, preset.maxdim)
+                jobs += 1
+        if jobs and self.events.jobs_submitted:
+            self.events.jobs_submitted(jobs)
+
+    def train(self, name: str, stream: bool) -> list[TrainedNetwork]:
+        """Train a data set's unfinished networks group by group, recording each.
+
+        Networks finished by an earlier (resumed) run are reloaded and measured where needed.
+        With `stream`, each group is measured as it finishes and nothing is returned; else the
+        trained networks are returned for the caller to measure.
+        """
+        dataset = self.datasets[name]
+        specs = self.config.architecture_specs(dataset.dim)
+        members = make_members(dataset.name, specs, self.config.networks.seeds)
+        todo = [m for m in members if (m.network_id,) not in self.networks]
+        for member in members:
+            if member not in todo:
+                self.measure(load_network(self.params_dir / f"{member.network_id}.npz"))
+
+        def report(progress: Progress) -> None:
+            self.drain(block=False)
+            if self.events.training:
+                self.events.training(name, progress)
+
+        trained = []
+        if not todo:
+            return trained
+        for group in train_groups(dataset, todo, self.config.training, report):
+            networks = [network for _, network in group]
+            for network in networks:
+                save_network(network, self.params_dir)
+                self.networks.append(network_row(network))
+            if self.events.group_done:
+                self.events.group_done(networks)
+            if stream:
+                for network in networks:
+                    self.measure(network)
+                self.drain(block=False)
+            else:
+                trained.extend(networks)
+        return trained
