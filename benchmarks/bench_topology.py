@@ -4,8 +4,10 @@ For one class of D-I, D-II and D-III at the paper's size and preset, and a reali
 cloud (the D-II class pushed through a seeded random stack of 15-wide tanh layers), all from the
 same kNN table, it times:
 
-  engine      `betti_from_neighbours(collapse="vertex")`: strong collapse + giotto-ph (default)
-  edge        the same plus GUDHI's edge collapse (`collapse="edge"`, optional dependency)
+  engine      `betti_from_neighbours(collapse="vertex")`: strong collapse + giotto-ph (the
+              default without gudhi)
+  edge        the same plus GUDHI's edge collapse (`collapse="edge"`, the default "auto" choice
+              where the optional gudhi is installed)
   straight    giotto-ph straight on the sparse hop-count graph (`collapse="none"`)
   original    the original's method as closely as it runs here: all-pairs hop distances by
               `scipy.sparse.csgraph.shortest_path` (a dense n x n matrix), thresholded at the

@@ -41,6 +41,9 @@ def test_show_with_options(capsys):
         (["datasets", "show", "missing.npz"], "file not found"),
         (["datasets", "show", "digits", "-o", "digit"], "--option expects KEY=VALUE"),
         (["datasets", "export", "D-I", "--out", "x.txt"], "must name a .npz file"),
+        (["datasets", "show", "digits", "-o", "seed=3"], "give the seed with --seed"),
+        (["datasets", "show", "digits", "-o", "pca=2.5"], "pca must be between"),
+        (["datasets", "show", "D-I", "-o", "size=2000"], "give the size with --size"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(capsys, argv, message):

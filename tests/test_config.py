@@ -73,6 +73,8 @@ def test_friendly_spellings_and_overrides():
         ("[run]\nworkers = 0", r"\[run\] workers must be >= 1"),
         ("[data\nseed = 1", "not valid TOML"),
         ("[networks]\nseeds = [1, 1]", "seeds must be distinct"),
+        ("[data]\noptions = {size = 5}", "not inside options"),
+        ("[data]\noptions = {pca = 5}", "D-I does not take pca"),
     ],
 )
 def test_invalid_configs_name_the_problem(text, message):
@@ -83,3 +85,11 @@ def test_invalid_configs_name_the_problem(text, message):
 def test_missing_config_file(tmp_path):
     with pytest.raises(InputError, match="config file not found"):
         load_config(tmp_path / "absent.toml")
+
+
+def test_every_shipped_experiment_config_is_valid():
+    paths = sorted((REPO / "experiments").glob("**/*.toml"))
+    assert len(paths) >= 3
+    for path in paths:
+        config = load_config(path)
+        assert config.networks.seeds and config.data.datasets

@@ -127,6 +127,21 @@ def test_d3_spheres_have_the_paper_radii(d3):
     assert start == 37_800
 
 
+def test_d3_first_points_follow_the_papers_fibonacci_formula(d3):
+    # PAPER.md: y_i = (i + 0.5) 2/n - 1, rho_i = sqrt(1 - y_i^2),
+    # phi_i = ((i + p) mod n) pi (3 - sqrt 5), point = r (rho cos phi, y, rho sin phi);
+    # the first sphere has r = 1, n = 1000, p = 134.364...
+    phases = np.ones((9, 5))
+    phases[:, 0] = D3_FIRST_PHASE
+    scale = np.abs(d3_points(1000, 200, phases)[0]).max(axis=0)
+    for i in (0, 1, 517, 999):
+        y = (i + 0.5) * 2 / 1000 - 1
+        rho = math.sqrt(1 - y * y)
+        phi = ((i + 134.36424411240122) % 1000) * math.pi * (3 - math.sqrt(5))
+        expected = np.array([rho * math.cos(phi), y, rho * math.sin(phi)]) / scale
+        np.testing.assert_allclose(d3.train_points[i], expected, rtol=1e-6, atol=1e-7)
+
+
 def test_same_seed_is_byte_identical_and_other_seeds_differ():
     for name in ("D-I", "D-II", "D-III"):
         a, b = load(name, seed=5), load(name, seed=5)
@@ -171,6 +186,20 @@ def test_non_positive_size_is_refused(size):
 def test_too_small_versions_say_the_minimum(name, size):
     with pytest.raises(InputError, match="use size >="):
         load(name, size=size)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"pca": "abc"}, "pca must be between 1 and 64"),
+        ({"pca": 2.5}, "pca must be between 1 and 64"),
+        ({"test_fraction": "x"}, "test_fraction must be a number"),
+        ({"digit": 12}, "digit must be one of 0..9"),
+    ],
+)
+def test_bad_option_values_are_explained(options, message):
+    with pytest.raises(InputError, match=message):
+        load("digits", **options)
 
 
 def test_unknown_name_and_option_and_bad_seed():

@@ -134,6 +134,35 @@ def test_killed_process_resumes_to_the_same_tables(reference, tmp_path):
     assert table(out / "networks.csv") == table(reference / "networks.csv")
 
 
+def test_ctrl_c_exits_130_without_traceback_and_resumes(reference, tmp_path):
+    config = tmp_path / "alias.toml"
+    config.write_text(TINY.replace('dataset = "D-I"', 'dataset = "d1"'))  # an alias of D-I
+    out = tmp_path / "ctrl_c"
+    command = [sys.executable, "-m", "topnn_jax", "run", str(config), "--out", str(out)]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    betti = out / "betti.csv"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        if betti.exists() and len(betti.read_text().splitlines()) > 3:
+            break
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C does: the whole process group
+    _, stderr = process.communicate(timeout=240)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    assert len(table(betti)) < 32
+    result = subprocess.run([*command, "--resume"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert table(betti) == table(reference / "betti.csv")
+    assert table(out / "networks.csv") == table(reference / "networks.csv")
+
+
 def test_resume_refuses_another_experiment(reference, tmp_path):
     out = tmp_path / "store"
     run_experiment(tiny_config(), out=out)

@@ -231,7 +231,7 @@ def test_save_load_and_csv_round_trip(eight, tmp_path):
     assert tuple(rows[0]) == NETWORK_COLUMNS
     assert [r["network_id"] for r in rows] == [n.member.network_id for n in networks]
     assert rows[5]["steps"] == str(network.result.steps)
-    assert rows[5]["well_trained"] == str(network.result.well_trained)
+    assert rows[5]["well_trained"] == ("true" if network.result.well_trained else "false")
 
 
 def test_bad_input_raises_input_error(d1):

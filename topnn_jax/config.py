@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from topnn_jax.datasets import TopologyPreset, resolve_name
+from topnn_jax.datasets import TopologyPreset, resolve_dataset
 from topnn_jax.errors import InputError
 from topnn_jax.models import ArchitectureSpec, check_activation
 from topnn_jax.training import TrainingConfig
@@ -237,7 +237,15 @@ def check_values(config: ExperimentConfig) -> None:
     if not data.datasets:
         raise InputError("[data] datasets must name at least one data set")
     for dataset in data.datasets:
-        resolve_name(dataset)
+        entry = resolve_dataset(dataset)
+        unknown = sorted(set(data.options) - set(entry.options) - {"path"})
+        if "size" in data.options or "seed" in data.options:
+            raise InputError("[data] give seed and size as keys of [data], not inside options")
+        if unknown:
+            raise InputError(
+                f"[data] options: {entry.name} does not take {', '.join(unknown)}; it takes: "
+                f"{', '.join(entry.options) or 'none'}"
+            )
     if data.seed < 0:
         raise InputError(f"[data] seed must be >= 0, got {data.seed}")
     if data.size is not None and data.size < 1:

@@ -8,8 +8,11 @@ with a parent that runs JAX threads (fork is not).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
+import threading
 from collections.abc import Hashable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from types import TracebackType
@@ -35,6 +38,25 @@ def available_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def ignore_interrupts() -> None:
+    """Worker initializer: Ctrl-C is for the parent, which stops the pool in order."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def interrupts_ignored() -> Iterator[None]:
+    """Ignore SIGINT while worker processes may start, so that a Ctrl-C during their start-up
+    (before `ignore_interrupts` runs) cannot kill them with a traceback. Main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class BettiPool:
@@ -70,7 +92,9 @@ class BettiPool:
         self.collapse = resolve_collapse(collapse)
         self.max_bytes = max_bytes
         self._executor = ProcessPoolExecutor(
-            self.workers, mp_context=multiprocessing.get_context("spawn")
+            self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=ignore_interrupts,
         )
         self._running: dict[Future, tuple[Hashable, NeighbourTable, int]] = {}
         self._ready: list[tuple[Hashable, BettiResult]] = []
@@ -88,15 +112,16 @@ class BettiPool:
         if table.n_points == 1:
             self._ready.append((job_id, single_point_result(table, scale, maxdim)))
             return
-        future = self._executor.submit(
-            betti_from_neighbours,
-            table.neighbours,
-            scale,
-            maxdim,
-            self.collapse,
-            self.threads,
-            self.max_bytes,
-        )
+        with interrupts_ignored():  # workers start inside submit: they inherit SIG_IGN
+            future = self._executor.submit(
+                betti_from_neighbours,
+                table.neighbours,
+                scale,
+                maxdim,
+                self.collapse,
+                self.threads,
+                self.max_bytes,
+            )
         self._running[future] = (job_id, table, scale)
 
     @property

@@ -7,11 +7,13 @@ of the groups before it; finished results are appended to the store as they arri
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import platform
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,7 +186,8 @@ def run_experiment(
         The store's directory.
     """
     out = Path(out or config.run.out)
-    datasets = {name: dataset_of(config, name) for name in config.data.datasets}
+    loaded = (dataset_of(config, name) for name in config.data.datasets)
+    datasets = {dataset.name: dataset for dataset in loaded}  # canonical names, as in members
     open_store(config, out, resume)
     workers, threads = config.run.workers, config.run.threads or 1
     with BettiPool(workers=workers, threads=threads) as pool:
@@ -195,7 +198,7 @@ def run_experiment(
                 run.measure(network)
             run.drain(block=True)
         finally:
-            run.drain(block=False)  # keep what finished, even when interrupted
+            run.keep_finished()
     run.networks.finalize()
     run.betti.finalize()
     return out
@@ -227,6 +230,11 @@ class ExperimentRun:
                 self.betti.append(betti_row(job, result, self.maxdim))
             if self.events.job_done:
                 self.events.job_done(job, result)
+
+    def keep_finished(self) -> None:
+        """Record results that finished before an interruption; a broken pool has no more."""
+        with contextlib.suppress(BrokenProcessPool):
+            self.drain(block=False)
 
     def measure(self, network: TrainedNetwork) -> None:
         """Queue every layer x class of a network that the config measures, unless done."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,10 +35,16 @@ class SettingSummary:
 
 
 def read_table(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
-    """Rows of a store CSV; `InputError` if it is missing or lacks a required column."""
+    """Rows of a store CSV; `InputError` if it is missing or lacks a required column.
+
+    A torn last line (no newline: the writer was killed mid-row) is ignored, as on resume.
+    """
     if not path.is_file():
         raise InputError(f"{path} is missing: is {path.parent} a topnn-jax results directory?")
-    with path.open(newline="") as handle:
+    text = path.read_text()
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+    with io.StringIO(text) as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in required if c not in (reader.fieldnames or [])]
         if missing:

@@ -104,7 +104,6 @@ def scan_parameters(
     stride = dataset.preset.stride if stride is None else check_int("stride", stride, 1)
     ks = [check_int("k", k, 1) for k in ks]
     scales = [check_scale_maxdim(scale, maxdim)[0] for scale in scales]
-    truth = dataset.true_betti or {}
     results: dict[tuple[int, int, int], BettiResult | InputError] = {}
     with BettiPool(workers, threads, collapse, max_bytes) as pool:
         for label in labels:
@@ -120,7 +119,7 @@ def scan_parameters(
             k,
             scale,
             results[(label, k, scale)],
-            None if label not in truth else tuple(truth[label][: maxdim + 1]),
+            dataset.truth(label, maxdim),
         )
         for label in labels
         for k in ks

@@ -103,9 +103,6 @@ class CsvTable:
         body = "".join(format_row([row[c] for c in self.columns]) for row in ordered)
         atomic_write_text(self.path, format_row(self.columns) + body)
 
-    def __len__(self) -> int:
-        return len(self.rows)
-
 
 def sort_key(key: tuple[str, ...]) -> tuple:
     """Numbers sort as numbers (layer 10 after layer 9)."""

@@ -230,6 +230,7 @@ def betti_numbers(
         The Betti numbers with sizes and timing.
     """
     scale, maxdim = check_scale_maxdim(scale, maxdim)
+    n_threads = check_int("n_threads", n_threads, 1)
     table = neighbour_table(points, k)
     if table.n_points == 1:
         return single_point_result(table, scale, maxdim)

@@ -22,9 +22,7 @@ the same whatever its batch mates, the batch size or the number of devices (test
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 import re
@@ -55,6 +53,7 @@ from topnn_jax.models import (
     pad_params,
     unpad_params,
 )
+from topnn_jax.store import format_row, format_value
 
 CPU_MEMBER_CHUNK = 8
 """Default members per program on CPU (see benchmarks/bench_training.py); all on accelerators."""
@@ -777,9 +776,8 @@ def network_row(network: TrainedNetwork) -> dict[str, Any]:
 
 
 def write_networks_csv(path: str | os.PathLike, networks: Sequence[TrainedNetwork]) -> None:
-    """Write one row per network (columns `NETWORK_COLUMNS`) atomically."""
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=NETWORK_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(network_row(network) for network in networks)
-    atomic_write_text(path, text.getvalue())
+    """Write one row per network (columns `NETWORK_COLUMNS`) atomically, formatted as the
+    results store formats it (booleans true/false, floats to 6 significant digits)."""
+    rows = (network_row(network) for network in networks)
+    body = "".join(format_row(format_value(row[c]) for c in NETWORK_COLUMNS) for row in rows)
+    atomic_write_text(path, format_row(NETWORK_COLUMNS) + body)

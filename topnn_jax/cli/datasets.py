@@ -67,9 +67,18 @@ def parse_options(pairs: list[str]) -> dict:
     return options
 
 
+def load_dataset(name: str, seed: int, size: int | None, option_pairs: list[str]) -> Dataset:
+    """A data set from command-line values: NAME, --seed, --size and -o KEY=VALUE pairs."""
+    options = parse_options(option_pairs)
+    for key in ("seed", "size"):
+        if key in options:
+            raise InputError(f"give the {key} with --{key}, not -o {key}=...")
+    return load(name, seed=seed, size=size, **options)
+
+
 def load_from_args(args: argparse.Namespace) -> Dataset:
     """The data set named on the command line."""
-    return load(args.name, seed=args.seed, size=args.size, **parse_options(args.option))
+    return load_dataset(args.name, args.seed, args.size, args.option)
 
 
 def betti_text(betti: list[int] | None) -> str:

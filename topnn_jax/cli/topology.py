@@ -138,7 +138,9 @@ def run_betti(args: argparse.Namespace) -> int:
         stride = preset.stride if args.stride is None else args.stride
         clouds = {str(label): dataset.homology_subsample(label, stride) for label in (0, 1)}
         truth = {
-            str(label): betti[: maxdim + 1] for label, betti in (dataset.true_betti or {}).items()
+            str(label): dataset.truth(label, maxdim)
+            for label in (0, 1)
+            if dataset.truth(label, maxdim) is not None
         }
     else:
         if args.k is None:
@@ -258,6 +260,7 @@ def run_select_params(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    truth = {label: betti[: scan.maxdim + 1] for label, betti in (dataset.true_betti or {}).items()}
+    truth = {label: dataset.truth(label, scan.maxdim) for label in (0, 1)}
+    truth = {label: betti for label, betti in truth.items() if betti is not None}
     print(scan_table(scan, truth))
     return 0

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from topnn_jax.cli.datasets import parse_options
-from topnn_jax.datasets import load
+from topnn_jax.cli.datasets import load_dataset
 from topnn_jax.errors import InputError
 from topnn_jax.models import ArchitectureSpec
 from topnn_jax.training import (
@@ -104,7 +103,7 @@ def run_train(args: argparse.Namespace) -> int:
         max_test_error=args.max_test_error,
         member_chunk=args.member_chunk,
     )
-    dataset = load(args.dataset, seed=args.data_seed, size=args.size, **parse_options(args.option))
+    dataset = load_dataset(args.dataset, args.data_seed, args.size, args.option)
     specs = [
         ArchitectureSpec.parse(arch, dataset.dim, activation)
         for arch in dict.fromkeys(args.arch)

@@ -26,6 +26,7 @@ __all__ = [
     "DatasetEntry",
     "TopologyPreset",
     "load",
+    "resolve_dataset",
     "resolve_name",
     "validate_labelled_points",
 ]
@@ -64,6 +65,13 @@ REGISTRY: dict[str, DatasetEntry] = {
 POINT_FILE_SUFFIXES = (".npz", ".csv")
 
 
+def resolve_dataset(name: str) -> DatasetEntry:
+    """Like `resolve_name`, but a path to a labelled .npz/.csv file means the "points" loader."""
+    if str(name).lower().endswith(POINT_FILE_SUFFIXES):
+        return REGISTRY["points"]
+    return resolve_name(name)
+
+
 def resolve_name(name: str) -> DatasetEntry:
     """The registry entry for a name or alias (case-insensitive), or `InputError` listing names."""
     wanted = str(name).strip().lower()
@@ -95,6 +103,8 @@ def load(name: str, seed: int = 0, **options) -> Dataset:
         options["path"] = name
         name = "points"
     entry = resolve_name(name)
+    if "seed" in options:
+        raise InputError("give the seed as load(..., seed=N) (--seed on the command line)")
     options = {key: value for key, value in options.items() if value is not None}
     unknown = sorted(set(options) - set(entry.options))
     if unknown:

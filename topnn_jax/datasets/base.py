@@ -85,6 +85,14 @@ class Dataset:
         labels = self.train_labels if split == "train" else self.test_labels
         return int(np.sum(labels == 0)), int(np.sum(labels == 1))
 
+    def truth(self, label: int, maxdim: int) -> tuple[int, ...] | None:
+        """True (beta_0, ..., beta_maxdim) of a class, zeros above the listed dimensions; None if
+        unknown."""
+        if self.true_betti is None or label not in self.true_betti:
+            return None
+        listed = tuple(self.true_betti[label][: maxdim + 1])
+        return listed + (0,) * (maxdim + 1 - len(listed))
+
     def homology_indices(self, label: int, stride: int | None = None) -> np.ndarray:
         """Indices into `train_points` of the homology subsample of one class.
 

@@ -31,6 +31,8 @@ def split_train_test(
     Returns:
         (train_indices int64[n_train], test_indices int64[n_test]).
     """
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, int | float):
+        raise InputError(f"test_fraction must be a number, got {test_fraction!r}")
     if not 0.0 < test_fraction < 1.0:
         raise InputError(f"test_fraction must be strictly between 0 and 1, got {test_fraction}")
     rng = np.random.default_rng(seed)
@@ -61,7 +63,7 @@ def reduce_dimension(
     """PCA fitted on the training set to `dims` dimensions (None keeps all)."""
     if dims is None:
         return train, test
-    if not 1 <= dims <= train.shape[1]:
+    if isinstance(dims, bool) or not isinstance(dims, int) or not 1 <= dims <= train.shape[1]:
         raise InputError(f"pca must be between 1 and {train.shape[1]} dimensions, got {dims}")
     pca = PCA(n_components=dims, random_state=seed).fit(train)
     return pca.transform(train), pca.transform(test)
@@ -134,12 +136,15 @@ def as_labels(labels: np.ndarray, what: str) -> np.ndarray:
 
 def check_digit(digit: int) -> None:
     """Raise `InputError` unless digit is 0..9."""
-    if digit not in range(10):
+    if isinstance(digit, bool) or digit not in range(10):
         raise InputError(f"digit must be one of 0..9, got {digit!r}")
 
 
 def make_digits(
-    seed: int = 0, digit: int = 0, pca: int | None = None, test_fraction: float = 0.25
+    seed: int = 0,
+    digit: int = 0,
+    pca: int | None = None,
+    test_fraction: float = DEFAULT_TEST_FRACTION,
 ) -> Dataset:
     """scikit-learn's 8x8 handwritten digits (1,797 images): label 0 = `digit`, label 1 = the rest.
 
@@ -160,7 +165,7 @@ def make_digits(
     )
 
 
-def make_breast_cancer(seed: int = 0, test_fraction: float = 0.25) -> Dataset:
+def make_breast_cancer(seed: int = 0, test_fraction: float = DEFAULT_TEST_FRACTION) -> Dataset:
     """scikit-learn's Wisconsin breast cancer set (569 x 30), standardised on the training set.
 
     Labels as shipped: 0 = malignant, 1 = benign.
