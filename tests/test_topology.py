@@ -329,6 +329,19 @@ def test_input_betti_numbers_at_the_paper_presets(name, expected):
     assert measured == expected
 
 
+@pytest.mark.parametrize(
+    ("name", "size", "seed"),
+    [("D-I", 1500, 0), ("D-I", 4000, 1), ("D-II", 2880, 0), ("D-II", 9000, 1), ("D-III", 3780, 0)],
+)
+def test_small_versions_recover_the_truth_at_their_presets(name, size, seed):
+    dataset = load(name, seed=seed, size=size)
+    preset = dataset.preset
+    for label in (0, 1):
+        cloud = dataset.homology_subsample(label)
+        result = betti_numbers(cloud, preset.k, preset.scale, preset.maxdim)
+        assert result.betti == dataset.true_betti[label], (label, preset)
+
+
 def test_scan_parameters_marks_the_truth():
     dataset = load("D-I", seed=0)
     scan = scan_parameters(dataset, ks=[2, 13], scales=[1, 2], workers=2)
