@@ -111,33 +111,16 @@ def test_interrupted_run_resumes_to_the_same_tables(reference, tmp_path):
     assert table(out / "networks.csv") == table(reference / "networks.csv")
 
 
-def test_killed_process_resumes_to_the_same_tables(reference, tmp_path):
-    config = tmp_path / "tiny.toml"
-    config.write_text(TINY)
-    out = tmp_path / "killed"
-    command = [sys.executable, "-m", "topnn_jax", "run", str(config), "--out", str(out)]
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    betti = out / "betti.csv"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and process.poll() is None:
-        if betti.exists() and len(betti.read_text().splitlines()) > 3:
-            break
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    assert betti.exists(), "the run was killed before it wrote any result"
-    result = subprocess.run([*command, "--resume"], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
-    assert table(betti) == table(reference / "betti.csv")
-    assert table(out / "networks.csv") == table(reference / "networks.csv")
+def signal_a_running_experiment(config_text: str, directory: Path, signum: int):
+    """Run the CLI in its own process group, send `signum` to the group once a few Betti rows
+    exist (as Ctrl-C or `kill -9` would), then resume it.
 
-
-def test_ctrl_c_exits_130_without_traceback_and_resumes(reference, tmp_path):
-    config = tmp_path / "alias.toml"
-    config.write_text(TINY.replace('dataset = "D-I"', 'dataset = "d1"'))  # an alias of D-I
-    out = tmp_path / "ctrl_c"
+    Returns:
+        (the interrupted process, its stderr, betti.csv rows before the resume, the store).
+    """
+    config = directory / "experiment.toml"
+    config.write_text(config_text)
+    out = directory / "store"
     command = [sys.executable, "-m", "topnn_jax", "run", str(config), "--out", str(out)]
     process = subprocess.Popen(
         command,
@@ -152,14 +135,28 @@ def test_ctrl_c_exits_130_without_traceback_and_resumes(reference, tmp_path):
         if betti.exists() and len(betti.read_text().splitlines()) > 3:
             break
         time.sleep(0.02)
-    os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C does: the whole process group
+    os.killpg(process.pid, signum)
     _, stderr = process.communicate(timeout=240)
+    rows_before_resume = len(table(betti))
+    resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True, check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    return process, stderr, rows_before_resume, out
+
+
+def test_killed_process_resumes_to_the_same_tables(reference, tmp_path):
+    process, _, rows, out = signal_a_running_experiment(TINY, tmp_path, signal.SIGKILL)
+    assert process.returncode == -signal.SIGKILL and 3 <= rows < 32
+    assert table(out / "betti.csv") == table(reference / "betti.csv")
+    assert table(out / "networks.csv") == table(reference / "networks.csv")
+
+
+def test_ctrl_c_exits_130_without_traceback_and_resumes(reference, tmp_path):
+    alias = TINY.replace('dataset = "D-I"', 'dataset = "d1"')  # an alias of D-I
+    process, stderr, rows, out = signal_a_running_experiment(alias, tmp_path, signal.SIGINT)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and "interrupted" in stderr
-    assert len(table(betti)) < 32
-    result = subprocess.run([*command, "--resume"], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
-    assert table(betti) == table(reference / "betti.csv")
+    assert rows < 32
+    assert table(out / "betti.csv") == table(reference / "betti.csv")
     assert table(out / "networks.csv") == table(reference / "networks.csv")
 
 

@@ -263,8 +263,8 @@ def strong_collapse(closed: sp.csr_array, candidates: np.ndarray) -> np.ndarray:
 def resolve_collapse(collapse: str) -> Collapse:
     """Check a collapse name; "auto" becomes "edge" where gudhi is installed, else "vertex".
 
-    Every choice gives the same Betti numbers; "edge" is about 4x faster for beta_2 (measured
-    in benchmarks/bench_topology.py).
+    Every choice gives the same Betti numbers; "edge" is about 2x faster for beta_2 of a D-II
+    class (measured in benchmarks/bench_topology.py).
     """
     if collapse not in COLLAPSES:
         raise InputError(f"collapse must be one of {', '.join(COLLAPSES)}, got {collapse!r}")

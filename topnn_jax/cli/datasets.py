@@ -37,9 +37,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
-    """NAME, --seed, --size and repeated --option KEY=VALUE."""
+    """NAME and the data set options."""
     parser.add_argument("name", metavar="NAME", help="data set name, or a labelled .npz/.csv file")
-    parser.add_argument("--seed", type=int, default=0, help="integer seed (default 0)")
+    add_dataset_options(parser, "--seed")
+
+
+def add_dataset_options(parser: argparse.ArgumentParser, seed_flag: str) -> None:
+    """The data set's seed (as `seed_flag`, stored as data_seed), --size, repeated -o KEY=VALUE."""
+    parser.add_argument(
+        seed_flag, dest="data_seed", type=int, default=0, help="data set seed (default 0)"
+    )
     parser.add_argument("--size", type=int, help="number of points for a smaller version")
     parser.add_argument(
         "--option",
@@ -78,7 +85,7 @@ def load_dataset(name: str, seed: int, size: int | None, option_pairs: list[str]
 
 def load_from_args(args: argparse.Namespace) -> Dataset:
     """The data set named on the command line."""
-    return load_dataset(args.name, args.seed, args.size, args.option)
+    return load_dataset(args.name, args.data_seed, args.size, args.option)
 
 
 def betti_text(betti: list[int] | None) -> str:

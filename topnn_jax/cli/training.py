@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from topnn_jax.cli.datasets import load_dataset
+from topnn_jax.cli.datasets import add_dataset_options, load_dataset
 from topnn_jax.errors import InputError
 from topnn_jax.models import ArchitectureSpec
 from topnn_jax.training import (
@@ -32,16 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "accuracy). Writes OUT/networks.csv and OUT/params/<network_id>.npz.",
     )
     parser.add_argument("--dataset", required=True, help="data set name, e.g. D-I")
-    parser.add_argument("--data-seed", type=int, default=0, help="data set seed (default 0)")
-    parser.add_argument("--size", type=int, help="number of points for a smaller data set")
-    parser.add_argument(
-        "--option",
-        "-o",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="data set option, e.g. -o path=cloud.npz",
-    )
+    add_dataset_options(parser, "--data-seed")
     parser.add_argument(
         "--arch",
         action="append",
