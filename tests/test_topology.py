@@ -88,7 +88,7 @@ def test_known_shapes(name, collapse):
     assert result.betti == expected
     assert result.n_points == len(np.unique(points, axis=0))
     assert result.k_used == k and not result.k_reduced
-    assert result.n_edges > 0 and result.seconds > 0
+    assert result.n_edges > 0
 
 
 def test_maxdim_truncates_and_scale_one_is_the_knn_clique_complex():
