@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -50,6 +51,19 @@ def test_bad_input_exits_2_with_one_line(capsys, argv, message):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_a_closed_pipe_ends_quietly():
+    with subprocess.Popen(
+        [sys.executable, "-m", "topnn_jax", "datasets"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    ) as process:
+        process.stdout.readline()
+        process.stdout.close()  # as `| head -1` does
+        stderr = process.stderr.read().decode()
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
 
 
 def test_console_script_exit_code_and_no_traceback(tmp_path):
