@@ -29,6 +29,7 @@ from topnn_jax.store import BETTI_KEY, NETWORK_KEY, CsvTable, betti_columns, rea
 from topnn_jax.topology import BettiResult
 from topnn_jax.training import (
     NETWORK_COLUMNS,
+    Member,
     Progress,
     TrainedNetwork,
     load_network,
@@ -236,6 +237,13 @@ class ExperimentRun:
         with contextlib.suppress(BrokenProcessPool):
             self.drain(block=False)
 
+    def fully_measured(self, member: Member) -> bool:
+        """Every layer x class of the member already has a betti.csv row."""
+        layers = range(member.spec.n_layers + 1)
+        return all(
+            (member.network_id, layer, label) in self.betti for layer in layers for label in (0, 1)
+        )
+
     def measure(self, network: TrainedNetwork) -> None:
         """Queue every layer x class of a network that the config measures, unless done."""
         if not should_measure(network, self.config.topology.measure):
@@ -263,8 +271,8 @@ class ExperimentRun:
         specs = self.config.architecture_specs(dataset.dim)
         members = make_members(dataset.name, specs, self.config.networks.seeds)
         todo = [m for m in members if (m.network_id,) not in self.networks]
-        for member in members:
-            if member not in todo:
+        for member in members:  # resumed: measure what is still missing
+            if member not in todo and not self.fully_measured(member):
                 self.measure(load_network(self.params_dir / f"{member.network_id}.npz"))
 
         def report(progress: Progress) -> None:

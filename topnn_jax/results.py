@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from topnn_jax.errors import InputError
+from topnn_jax.store import read_rows
 from topnn_jax.training import NETWORK_COLUMNS
 
 
@@ -41,15 +40,10 @@ def read_table(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
     """
     if not path.is_file():
         raise InputError(f"{path} is missing: is {path.parent} a topnn-jax results directory?")
-    text = path.read_text()
-    if text and not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]
-    with io.StringIO(text) as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(f"{path}: malformed, missing column(s) {', '.join(missing)}")
-        rows = list(reader)
+    header, rows, _ = read_rows(path)
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise InputError(f"{path}: malformed, missing column(s) {', '.join(missing)}")
     for number, row in enumerate(rows, start=2):
         if None in row or None in row.values():
             raise InputError(f"{path}: line {number} has the wrong number of fields")

@@ -65,19 +65,17 @@ class CsvTable:
             atomic_write_text(self.path, format_row(self.columns))
 
     def _read_existing(self) -> None:
-        text = self.path.read_text()
-        lines = text.splitlines(keepends=True)
-        if not lines or next(csv.reader([lines[0]])) != list(self.columns):
+        header, rows, torn = read_rows(self.path)
+        if header != list(self.columns):
             raise InputError(
                 f"{self.path}: header does not match {','.join(self.columns)}; this directory "
                 "holds results of another layout or config: choose another --out"
             )
-        complete = [line for line in lines[1:] if line.endswith("\n")]
-        for row in csv.DictReader(io.StringIO(lines[0] + "".join(complete))):
+        for row in rows:
             if None in row.values() or None in row:
-                continue  # a torn row
+                continue  # a malformed row
             self.rows[tuple(row[c] for c in self.key)] = row
-        if len(complete) != len(lines) - 1:  # drop a torn last line left by a killed process
+        if torn:  # drop the torn last line left by a killed process
             self._rewrite()
 
     def __contains__(self, key: tuple) -> bool:
@@ -102,6 +100,18 @@ class CsvTable:
         ordered = [self.rows[key] for key in sorted(self.rows, key=sort_key)]
         body = "".join(format_row([row[c] for c in self.columns]) for row in ordered)
         atomic_write_text(self.path, format_row(self.columns) + body)
+
+
+def read_rows(path: Path) -> tuple[list[str], list[dict[str, str]], bool]:
+    """(header, rows, torn) of a store CSV; a torn last line (no newline: its writer was killed
+    mid-row) is left out and reported as `torn`."""
+    text = path.read_text()
+    torn = bool(text) and not text.endswith("\n")
+    if torn:
+        text = text[: text.rfind("\n") + 1]
+    reader = csv.DictReader(io.StringIO(text))
+    rows = list(reader)
+    return list(reader.fieldnames or []), rows, torn
 
 
 def sort_key(key: tuple[str, ...]) -> tuple:
