@@ -1,4 +1,8 @@
-"""Result tables of a store: read them, aggregate Betti trajectories over seeds, summarise."""
+"""Result tables of a store: read them into per-network Betti trajectories, aggregate over seeds.
+
+`load_store` is the one reader of a results directory; summaries, claim statistics, figures and
+the report all start from the `Store` it returns.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,80 @@ from pathlib import Path
 import numpy as np
 
 from topnn_jax.errors import InputError
-from topnn_jax.store import read_rows
+from topnn_jax.models import ArchitectureSpec
+from topnn_jax.store import read_json, read_rows
 from topnn_jax.training import NETWORK_COLUMNS
+
+LABELS = (0, 1)
+
+
+@dataclass(frozen=True)
+class NetworkTrajectory:
+    """One trained network and its measured Betti numbers per layer.
+
+    Attributes:
+        betti: float[n_layers + 1, 2, n_dims], Betti number at layer (0 = input, last = logits),
+            label (0 = class a, 1 = class b) and dimension (`Store.dims`); NaN where not
+            measured. All NaN for a network that was not measured (not well trained, say).
+        hidden: widths of the hidden layers, input side first; the Betti layers are the input,
+            one per hidden layer, and the logits (len(hidden) + 2 in all).
+    """
+
+    network_id: str
+    dataset: str
+    architecture: str
+    activation: str
+    seed: int
+    well_trained: bool
+    test_accuracy: float
+    hidden: tuple[int, ...]
+    betti: np.ndarray
+
+    @property
+    def measured(self) -> bool:
+        """Every layer and class has Betti numbers in each dimension the run computed for it
+        (a store mixing data sets may hold b2 for some networks only)."""
+        missing = np.isnan(self.betti).reshape(-1, self.betti.shape[-1])
+        return not missing[:, 0].any() and bool((missing.all(axis=0) | ~missing.any(axis=0)).all())
+
+    def dims_measured(self, dims: tuple[int, ...]) -> tuple[int, ...]:
+        """Those of the store's `dims` this network has values for."""
+        present = ~np.isnan(self.betti).reshape(-1, self.betti.shape[-1]).all(axis=0)
+        return tuple(d for d, has in zip(dims, present, strict=True) if has)
+
+    @property
+    def setting(self) -> tuple[str, str, str]:
+        """(dataset, architecture, activation)."""
+        return (self.dataset, self.architecture, self.activation)
+
+
+@dataclass(frozen=True)
+class Store:
+    """A results directory, read.
+
+    Attributes:
+        directory: where it is.
+        dims: Betti dimensions present in betti.csv, e.g. (0, 1, 2).
+        networks: one trajectory per networks.csv row, in file order.
+        config: the experiment config (config.json) as plain data, or {} if absent.
+    """
+
+    directory: Path
+    dims: tuple[int, ...]
+    networks: tuple[NetworkTrajectory, ...]
+    config: dict
+
+    def settings(self) -> list[tuple[str, str, str]]:
+        """(dataset, architecture, activation) in order of first appearance."""
+        return list(dict.fromkeys(network.setting for network in self.networks))
+
+    def measured(self, setting: tuple[str, str, str] | None = None) -> list[NetworkTrajectory]:
+        """Fully measured networks, of one setting or of all."""
+        return [
+            network
+            for network in self.networks
+            if network.measured and (setting is None or network.setting == setting)
+        ]
 
 
 @dataclass(frozen=True)
@@ -55,57 +131,92 @@ def betti_dimensions(columns: list[str]) -> list[int]:
     return sorted(int(c[1:]) for c in columns if c.startswith("b") and c[1:].isdigit())
 
 
-def summarize(directory: str | Path) -> list[SettingSummary]:
-    """Aggregate a store's networks.csv and betti.csv per data set x architecture x activation."""
-    directory = Path(directory)
-    networks = read_table(directory / "networks.csv", NETWORK_COLUMNS)
-    betti_rows = read_table(directory / "betti.csv", ("network_id", "layer", "label", "b0"))
-    dims = betti_dimensions(list(betti_rows[0])) if betti_rows else [0]
+def hidden_widths(architecture: str, where: Path) -> tuple[int, ...]:
+    """Hidden widths of an architecture name from networks.csv ("10_by_15" or "2-15-3-15-2")."""
+    head = architecture.split("-", 1)[0]
+    input_dim = int(head) if "-" in architecture and head.isdigit() else 1
     try:
-        by_network: dict[str, dict[tuple[int, int], list[int | None]]] = {}
-        for row in betti_rows:
-            values = by_network.setdefault(row["network_id"], {})
-            values[(int(row["layer"]), int(row["label"]))] = [
-                int(row[f"b{d}"]) if row[f"b{d}"] != "" else None for d in dims
+        return ArchitectureSpec.parse(architecture, input_dim, "relu").hidden
+    except InputError as error:
+        raise InputError(f"{where}: {error}") from None
+
+
+def load_store(directory: str | Path) -> Store:
+    """Read a results directory (networks.csv, betti.csv, config.json if present).
+
+    Raises:
+        InputError: a table is missing or malformed, or betti.csv names a layer the network
+            does not have.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise InputError(f"{directory} is not a directory: give a results directory of a run")
+    networks_path, betti_path = directory / "networks.csv", directory / "betti.csv"
+    network_rows = read_table(networks_path, NETWORK_COLUMNS)
+    betti_rows = read_table(betti_path, ("network_id", "layer", "label", "b0"))
+    dims = tuple(betti_dimensions(list(betti_rows[0]))) if betti_rows else (0,)
+    trajectories = {}
+    try:
+        for row in network_rows:
+            hidden = hidden_widths(row["architecture"], networks_path)
+            trajectories[row["network_id"]] = NetworkTrajectory(
+                network_id=row["network_id"],
+                dataset=row["dataset"],
+                architecture=row["architecture"],
+                activation=row["activation"],
+                seed=int(row["seed"]),
+                well_trained=row["well_trained"] == "true",
+                test_accuracy=float(row["test_accuracy"]),
+                hidden=hidden,
+                betti=np.full((len(hidden) + 2, len(LABELS), len(dims)), np.nan),
+            )
+    except ValueError as error:
+        raise InputError(f"{networks_path}: malformed value ({error})") from None
+    try:
+        for number, row in enumerate(betti_rows, start=2):
+            network = trajectories.get(row["network_id"])
+            if network is None:
+                continue  # measured before its networks.csv row was written (killed run)
+            layer, label = int(row["layer"]), int(row["label"])
+            if not (0 <= layer < len(network.betti) and label in LABELS):
+                raise InputError(
+                    f"{betti_path}: line {number}: {row['network_id']} has no layer {layer} "
+                    f"label {label}"
+                )
+            network.betti[layer, label] = [
+                float(row[f"b{d}"]) if row[f"b{d}"] != "" else np.nan for d in dims
             ]
     except ValueError as error:
-        raise InputError(f"{directory / 'betti.csv'}: malformed value ({error})") from None
-    groups: dict[tuple[str, str, str], list[dict[str, str]]] = {}
-    for row in networks:
-        groups.setdefault((row["dataset"], row["architecture"], row["activation"]), []).append(row)
+        raise InputError(f"{betti_path}: malformed value ({error})") from None
+    config_path = directory / "config.json"
+    config = read_json(config_path) if config_path.exists() else {}
+    return Store(directory, dims, tuple(trajectories.values()), config)
+
+
+def summarize(directory: str | Path) -> list[SettingSummary]:
+    """Aggregate a store per data set x architecture x activation."""
+    store = load_store(directory)
     summaries = []
-    for (dataset, architecture, activation), rows in groups.items():
-        complete = [by_network[r["network_id"]] for r in rows if r["network_id"] in by_network]
-        complete = [values for values in complete if is_complete(values)]
+    for setting in store.settings():
+        rows = [network for network in store.networks if network.setting == setting]
+        measured = store.measured(setting)
         mean = {}
-        if complete:
-            layers = max(layer for layer, _ in complete[0]) + 1
-            for label in (0, 1):
-                for d_index, d in enumerate(dims):
-                    column = [
-                        [values[(layer, label)][d_index] for layer in range(layers)]
-                        for values in complete
-                    ]
-                    if all(v is not None for trajectory in column for v in trajectory):
-                        mean[(label, d)] = np.mean(np.array(column, dtype=float), axis=0)
+        if measured:
+            average = np.mean([network.betti for network in measured], axis=0)
+            for label in LABELS:
+                for d_index, d in enumerate(store.dims):
+                    if not np.isnan(average[:, label, d_index]).any():
+                        mean[(label, d)] = average[:, label, d_index]
         summaries.append(
             SettingSummary(
-                dataset,
-                architecture,
-                activation,
+                *setting,
                 networks=len(rows),
-                well_trained=sum(r["well_trained"] == "true" for r in rows),
-                measured=len(complete),
+                well_trained=sum(network.well_trained for network in rows),
+                measured=len(measured),
                 mean_betti=mean,
             )
         )
     return summaries
-
-
-def is_complete(values: dict[tuple[int, int], list]) -> bool:
-    """Every layer 0..L measured for both labels."""
-    layers = {layer for layer, _ in values}
-    return layers == set(range(max(layers) + 1)) and len(values) == 2 * len(layers)
 
 
 def format_summary(summaries: list[SettingSummary]) -> str:
