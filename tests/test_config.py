@@ -66,6 +66,7 @@ def test_friendly_spellings_and_overrides():
         ("[training]\nlearning_rate = -1.0", "learning_rate must be > 0"),
         ("[networks]\nactivations = ['relu', 'swish']", "unknown activation 'swish'"),
         ("[networks]\nseeds = 0", "seeds must be >= 1"),
+        ("[networks]\ntop_up = -2", "top_up must be >= 0"),
         ("[networks]\narchitectures = ['ten_by_15']", "architecture 'ten_by_15' not understood"),
         ("[data]\ndataset = 'D-IV'", "unknown data set 'D-IV'"),
         ("[topology]\nmaxdim = 5", "maxdim must be 0, 1, 2 or 3"),

@@ -180,3 +180,18 @@ def test_summary_of_a_broken_store_is_a_clear_error(tmp_path, capsys, files, mes
         (tmp_path / name).write_text(text)
     assert main(["summary", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_top_up_trains_more_seeds_until_the_budget_when_too_few_succeed(tmp_path):
+    # 100 steps cannot reach 100% training accuracy on D-I: no network is well trained, so
+    # each round asks for as many extra seeds as are missing until the 3 extras are spent.
+    text = TINY.replace("seeds = 2", "seeds = 2\ntop_up = 3").replace("= 300", "= 100")
+    config = parse_config(text.replace('"relu", "tanh"', '"relu"'), name="top-up")
+    out = run_experiment(config, out=tmp_path / "store")
+    networks = table(out / "networks.csv")
+    assert not any(row["well_trained"] == "true" for row in networks)
+    assert sorted(int(row["seed"]) for row in networks) == [0, 1, 2, 3, 4]
+    stamps = {path.name: path.stat().st_mtime_ns for path in (out / "params").iterdir()}
+    run_experiment(config, out=out, resume=True)  # nothing left to train
+    assert table(out / "networks.csv") == networks
+    assert {path.name: path.stat().st_mtime_ns for path in (out / "params").iterdir()} == stamps

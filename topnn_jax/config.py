@@ -3,7 +3,7 @@
 A config has five sections; every key is optional except where noted::
 
     [data]      dataset = "D-I"          # or a list; seed = 0; size = 2000; options = {pca = 20}
-    [networks]  architectures = ["10_by_15"]; activations = ["relu", "tanh"]; seeds = 8
+    [networks]  architectures = ["10_by_15"]; activations = ["relu", "tanh"]; seeds = 8; top_up = 8
     [training]  learning_rate = 0.02; max_steps = 12000; eval_every = 500; max_test_error = 0.01
     [topology]  k = 13; scale = 2; stride = 3; maxdim = 1; labels = "true"; measure = "well_trained"
     [run]       out = "results/quick"; workers = "auto"; threads = "auto"
@@ -46,11 +46,17 @@ class DataSection:
 
 @dataclass(frozen=True)
 class NetworksSection:
-    """The sweep: every architecture x activation x seed is one network."""
+    """The sweep: every architecture x activation x seed is one network.
+
+    Attributes:
+        top_up: extra seeds (after the largest of `seeds`) an architecture x activation may
+            train, in rounds, while fewer than len(seeds) of its networks are well trained.
+    """
 
     architectures: tuple[str, ...] = ("10_by_15",)
     activations: tuple[str, ...] = ("relu", "leaky_relu", "tanh")
     seeds: tuple[int, ...] = tuple(range(6))
+    top_up: int = 0
 
 
 @dataclass(frozen=True)
@@ -257,6 +263,8 @@ def check_values(config: ExperimentConfig) -> None:
         check_activation(activation)
     for arch in networks.architectures:
         ArchitectureSpec.parse(arch, parse_input_dim(arch), networks.activations[0])
+    if networks.top_up < 0:
+        raise InputError(f"[networks] top_up must be >= 0 (extra seeds), got {networks.top_up}")
     if any(seed < 0 for seed in networks.seeds) or len(set(networks.seeds)) != len(networks.seeds):
         raise InputError(f"[networks] seeds must be distinct and >= 0, got {list(networks.seeds)}")
     for key in ("k", "scale", "stride"):

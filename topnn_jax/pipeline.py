@@ -23,7 +23,7 @@ import numpy as np
 from topnn_jax.config import ExperimentConfig
 from topnn_jax.datasets import Dataset, TopologyPreset, load
 from topnn_jax.errors import InputError
-from topnn_jax.models import layer_outputs
+from topnn_jax.models import ArchitectureSpec, layer_outputs
 from topnn_jax.ph_workers import BettiPool, available_cpus
 from topnn_jax.store import BETTI_KEY, NETWORK_KEY, CsvTable, betti_columns, read_json, write_json
 from topnn_jax.topology import BettiResult
@@ -192,9 +192,9 @@ def run_experiment(
     open_store(config, out, resume)
     workers, threads = config.run.workers, config.run.threads or 1
     with BettiPool(workers=workers, threads=threads) as pool:
-        run = ExperimentRun(config, out, datasets, pool, events or RunEvents())
+        run = ExperimentRun(config, out, datasets, pool, events or RunEvents(), stream)
         try:
-            trained = [network for name in datasets for network in run.train(name, stream)]
+            trained = [network for name in datasets for network in run.train(name)]
             for network in trained:  # only when not streaming
                 run.measure(network)
             run.drain(block=True)
@@ -215,9 +215,10 @@ class ExperimentRun:
         datasets: dict[str, Dataset],
         pool: BettiPool,
         events: RunEvents,
+        stream: bool = True,
     ) -> None:
         self.config, self.out, self.datasets = config, out, datasets
-        self.pool, self.events = pool, events
+        self.pool, self.events, self.stream = pool, events, stream
         self.presets = {name: config.topology.resolve(ds.preset) for name, ds in datasets.items()}
         self.maxdim = max(preset.maxdim for preset in self.presets.values())
         self.networks = CsvTable(out / "networks.csv", NETWORK_COLUMNS, NETWORK_KEY)
@@ -260,16 +261,53 @@ class ExperimentRun:
         if jobs and self.events.jobs_submitted:
             self.events.jobs_submitted(jobs)
 
-    def train(self, name: str, stream: bool) -> list[TrainedNetwork]:
-        """Train a data set's unfinished networks group by group, recording each.
+    def train(self, name: str) -> list[TrainedNetwork]:
+        """Train a data set's networks, then top up settings with too few well-trained ones.
 
-        Networks finished by an earlier (resumed) run are reloaded and measured where needed.
-        With `stream`, each group is measured as it finishes and nothing is returned; else the
-        trained networks are returned for the caller to measure.
+        Each architecture x activation first trains the config's seeds; while fewer of them
+        than there are seeds are well trained, the next seeds after the largest (up to
+        `[networks] top_up` more) are trained in rounds, as the paper trained more networks
+        where fewer succeeded. Returns what `train_members` returns, over all rounds.
         """
         dataset = self.datasets[name]
         specs = self.config.architecture_specs(dataset.dim)
-        members = make_members(dataset.name, specs, self.config.networks.seeds)
+        seeds = self.config.networks.seeds
+        extras = self.extra_seeds()
+        known_extras = [
+            member
+            for member in make_members(dataset.name, specs, extras)
+            if (member.network_id,) in self.networks
+        ]
+        trained = self.train_members(dataset, make_members(dataset.name, specs, seeds))
+        trained += self.train_members(dataset, known_extras)  # a resumed run's earlier rounds
+        while more := self.top_up_members(dataset.name, specs):
+            trained += self.train_members(dataset, more)
+        return trained
+
+    def extra_seeds(self) -> list[int]:
+        """The seeds a top-up may use: `top_up` of them after the config's largest seed."""
+        first = max(self.config.networks.seeds) + 1
+        return list(range(first, first + self.config.networks.top_up))
+
+    def top_up_members(self, dataset: str, specs: list[ArchitectureSpec]) -> list[Member]:
+        """Untrained extra-seed members: for each spec short of well-trained networks, as many
+        as it is short, in seed order."""
+        seeds = [*self.config.networks.seeds, *self.extra_seeds()]
+        target = len(self.config.networks.seeds)
+        chosen = []
+        for spec in specs:
+            tried = make_members(dataset, [spec], seeds)
+            rows = [self.networks.rows.get((member.network_id,)) for member in tried]
+            well = sum(row is not None and row["well_trained"] == "true" for row in rows)
+            untried = [member for member, row in zip(tried, rows, strict=True) if row is None]
+            chosen += untried[: max(target - well, 0)]
+        return chosen
+
+    def train_members(self, dataset: Dataset, members: list[Member]) -> list[TrainedNetwork]:
+        """Train the members not yet in the store, recording and (when streaming) measuring
+        each group as it finishes; members trained by an earlier run are reloaded and measured
+        where needed. Returns the newly trained networks (for the caller to measure when not
+        streaming)."""
         todo = [m for m in members if (m.network_id,) not in self.networks]
         for member in members:  # resumed: measure what is still missing
             if member not in todo and not self.fully_measured(member):
@@ -278,7 +316,7 @@ class ExperimentRun:
         def report(progress: Progress) -> None:
             self.drain(block=False)
             if self.events.training:
-                self.events.training(name, progress)
+                self.events.training(dataset.name, progress)
 
         trained = []
         if not todo:
@@ -290,7 +328,7 @@ class ExperimentRun:
                 self.networks.append(network_row(network))
             if self.events.group_done:
                 self.events.group_done(networks)
-            if stream:
+            if self.stream:
                 for network in networks:
                     self.measure(network)
                 self.drain(block=False)

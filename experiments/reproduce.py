@@ -1,0 +1,111 @@
+"""Reproduce the paper: run its settings (experiments/paper/*.toml) and collect their tables.
+
+    python experiments/reproduce.py --list              # the settings
+    python experiments/reproduce.py d1_10_by_15 d1_depths   # some of them
+    python experiments/reproduce.py --all               # every one
+
+Each setting runs as `topnn-jax run` would (resuming a store left by an interrupted run) into
+`--stores` (default `results/paper/`, with trained parameters), then its small tables
+(networks.csv, betti.csv, config.json, environment.json) and a compute record (timing.json: wall
+seconds and machine of every run that contributed) are copied to `--results` (default
+`experiments/results/<setting>/`). Reports are made from the collected tables with
+`topnn-jax report`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from topnn_jax.cli import main as topnn_jax_main
+from topnn_jax.store import read_json, write_json
+
+HERE = Path(__file__).resolve().parent
+SETTINGS_DIR = HERE / "paper"
+TABLES = ("networks.csv", "betti.csv", "config.json", "environment.json")
+
+
+def settings(configs: Path = SETTINGS_DIR) -> list[str]:
+    """Names of the settings (config files' stems) in `configs`, sorted."""
+    return sorted(path.stem for path in configs.glob("*.toml"))
+
+
+def collect(setting: str, store: Path, results: Path, seconds: float) -> None:
+    """Copy a store's tables to `results/<setting>/` and add this run to its timing.json."""
+    target = results / setting
+    target.mkdir(parents=True, exist_ok=True)
+    for name in TABLES:
+        if (store / name).exists():
+            shutil.copyfile(store / name, target / f".{name}.tmp")
+            os.replace(target / f".{name}.tmp", target / name)
+    timing_path = target / "timing.json"
+    runs = read_json(timing_path)["runs"] if timing_path.exists() else []
+    environment = read_json(store / "environment.json")
+    runs.append(
+        {
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "seconds": round(seconds, 1),
+            "machine": platform.node(),
+            "jax_backend": environment["jax_backend"],
+            "jax_devices": environment["jax_devices"],
+            "cpus": environment["available_cpus"],
+        }
+    )
+    write_json(timing_path, {"setting": setting, "runs": runs})
+
+
+def run_setting(setting: str, configs: Path, stores: Path, results: Path) -> int:
+    """Run (or resume) one setting and collect its tables; the CLI's exit status."""
+    store = stores / setting
+    arguments = ["run", str(configs / f"{setting}.toml"), "--out", str(store)]
+    if (store / "config.json").exists():
+        arguments.append("--resume")
+    print(f"== {setting}: {' '.join(arguments)}", flush=True)
+    start = time.perf_counter()
+    status = topnn_jax_main(arguments)
+    seconds = time.perf_counter() - start
+    if (store / "networks.csv").exists():
+        collect(setting, store, results, seconds)
+    print(f"== {setting}: exit {status} after {seconds:.0f} s", flush=True)
+    return status
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("settings", nargs="*", help="setting names (see --list)")
+    parser.add_argument("--all", action="store_true", help="run every setting")
+    parser.add_argument("--list", action="store_true", help="print the settings and exit")
+    parser.add_argument("--configs", type=Path, default=SETTINGS_DIR, help="settings' folder")
+    parser.add_argument("--stores", type=Path, default=Path("results/paper"), help="run stores")
+    parser.add_argument("--results", type=Path, default=HERE / "results", help="tables' folder")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
+    known = settings(args.configs)
+    if args.list:
+        print("\n".join(known))
+        return 0
+    chosen = known if args.all else args.settings
+    unknown = [name for name in chosen if name not in known]
+    if unknown or not chosen:
+        what = f"unknown setting(s) {', '.join(unknown)}" if unknown else "no setting chosen"
+        print(f"error: {what}; choose from: {', '.join(known)} (or --all)", file=sys.stderr)
+        return 2
+    failed = [
+        name for name in chosen if run_setting(name, args.configs, args.stores, args.results) != 0
+    ]
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

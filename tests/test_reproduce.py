@@ -1,0 +1,79 @@
+"""experiments/reproduce.py: settings run into stores, tables collected with a compute record."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from topnn_jax.config import load_config
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+
+
+def load_reproduce():
+    spec = importlib.util.spec_from_file_location("reproduce", EXPERIMENTS / "reproduce.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+reproduce = load_reproduce()
+
+
+def test_every_paper_setting_is_a_valid_config():
+    names = reproduce.settings()
+    assert {"d1_10_by_15", "d2_10_by_15", "d3_10_by_15", "d1_bottleneck"} <= set(names)
+    for name in names:
+        config = load_config(EXPERIMENTS / "paper" / f"{name}.toml")
+        assert config.run.out == f"results/paper/{name}"
+        assert len(config.networks.seeds) == 30 and config.networks.top_up == 30
+
+
+TINY = """
+[data]
+dataset = "D-I"
+size = 1500
+[networks]
+architectures = ["3_by_6"]
+activations = ["tanh"]
+seeds = 1
+[training]
+max_steps = 200
+eval_every = 100
+[topology]
+measure = "all"
+[run]
+workers = 1
+"""
+
+
+def test_a_setting_runs_and_its_tables_are_collected(tmp_path, capsys):
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "tiny.toml").write_text(TINY)
+    arguments = ["tiny", "--configs", str(configs), "--stores", str(tmp_path / "stores")]
+    arguments += ["--results", str(tmp_path / "results")]
+    assert reproduce.main(arguments) == 0
+    assert reproduce.main(arguments) == 0  # again: resumes the finished store
+    collected = tmp_path / "results" / "tiny"
+    assert sorted(p.name for p in collected.iterdir()) == [
+        "betti.csv",
+        "config.json",
+        "environment.json",
+        "networks.csv",
+        "timing.json",
+    ]
+    store = tmp_path / "stores" / "tiny"
+    assert (collected / "betti.csv").read_text() == (store / "betti.csv").read_text()
+    assert len((collected / "betti.csv").read_text().splitlines()) == 1 + 4 * 2
+    runs = json.loads((collected / "timing.json").read_text())["runs"]
+    assert len(runs) == 2 and all(run["jax_backend"] == "cpu" for run in runs)
+
+
+@pytest.mark.parametrize("arguments", [["nonsense"], []])
+def test_unknown_or_no_setting_is_a_clear_error(arguments, capsys):
+    assert reproduce.main(arguments) == 2
+    assert "choose from: " in capsys.readouterr().err
