@@ -3,6 +3,7 @@
     python experiments/reproduce.py --list              # the settings
     python experiments/reproduce.py d1_10_by_15 d1_depths   # some of them
     python experiments/reproduce.py --all               # every one
+    python experiments/reproduce.py d2_10_by_15 --measure-only   # networks trained elsewhere
 
 Each setting runs as `topnn-jax run` would (resuming a store left by an interrupted run) into
 `--stores` (default `results/paper/`, with trained parameters), then its small tables
@@ -60,12 +61,16 @@ def collect(setting: str, store: Path, results: Path, seconds: float) -> None:
     write_json(timing_path, {"setting": setting, "runs": runs})
 
 
-def run_setting(setting: str, configs: Path, stores: Path, results: Path) -> int:
+def run_setting(
+    setting: str, configs: Path, stores: Path, results: Path, measure_only: bool = False
+) -> int:
     """Run (or resume) one setting and collect its tables; the CLI's exit status."""
     store = stores / setting
     arguments = ["run", str(configs / f"{setting}.toml"), "--out", str(store)]
     if (store / "config.json").exists():
         arguments.append("--resume")
+    if measure_only:
+        arguments.append("--measure-only")
     print(f"== {setting}: {' '.join(arguments)}", flush=True)
     start = time.perf_counter()
     status = topnn_jax_main(arguments)
@@ -84,6 +89,11 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--configs", type=Path, default=SETTINGS_DIR, help="settings' folder")
     parser.add_argument("--stores", type=Path, default=Path("results/paper"), help="run stores")
     parser.add_argument("--results", type=Path, default=HERE / "results", help="tables' folder")
+    parser.add_argument(
+        "--measure-only",
+        action="store_true",
+        help="train nothing: measure the networks the stores hold (trained elsewhere)",
+    )
     return parser.parse_args(argv)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -195,3 +196,20 @@ def test_top_up_trains_more_seeds_until_the_budget_when_too_few_succeed(tmp_path
     run_experiment(config, out=out, resume=True)  # nothing left to train
     assert table(out / "networks.csv") == networks
     assert {path.name: path.stat().st_mtime_ns for path in (out / "params").iterdir()} == stamps
+
+
+def test_measure_only_resume_measures_the_stored_networks_and_trains_none(reference, tmp_path):
+    out = tmp_path / "store"
+    shutil.copytree(reference, out)
+    betti = (out / "betti.csv").read_text().splitlines(keepends=True)
+    (out / "betti.csv").write_text(betti[0])  # trained on one machine, measured on another
+    run_experiment(tiny_config(), out=out, resume=True, train=False)
+    assert table(out / "betti.csv") == table(reference / "betti.csv")
+    assert table(out / "networks.csv") == table(reference / "networks.csv")
+
+
+def test_measure_only_needs_resume(tmp_path, capsys):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY)
+    assert main(["run", str(config), "--out", str(tmp_path / "s"), "--measure-only"]) == 2
+    assert "add --resume" in capsys.readouterr().err

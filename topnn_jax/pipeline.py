@@ -174,6 +174,7 @@ def run_experiment(
     resume: bool = False,
     events: RunEvents | None = None,
     stream: bool = True,
+    train: bool = True,
 ) -> Path:
     """Run `config`, writing the store to `out` (default: the config's `[run] out`).
 
@@ -182,6 +183,8 @@ def run_experiment(
         events: progress callbacks.
         stream: measure each group of networks as soon as it has trained (the default); False
             trains every network first, then measures (for comparison in benchmarks).
+        train: False trains nothing and only measures the networks a resumed store already
+            holds (e.g. networks trained on a GPU machine, measured on a CPU cluster).
 
     Returns:
         The store's directory.
@@ -192,7 +195,7 @@ def run_experiment(
     open_store(config, out, resume)
     workers, threads = config.run.workers, config.run.threads or 1
     with BettiPool(workers=workers, threads=threads) as pool:
-        run = ExperimentRun(config, out, datasets, pool, events or RunEvents(), stream)
+        run = ExperimentRun(config, out, datasets, pool, events or RunEvents(), stream, train)
         try:
             trained = [network for name in datasets for network in run.train(name)]
             for network in trained:  # only when not streaming
@@ -216,9 +219,10 @@ class ExperimentRun:
         pool: BettiPool,
         events: RunEvents,
         stream: bool = True,
+        train: bool = True,
     ) -> None:
         self.config, self.out, self.datasets = config, out, datasets
-        self.pool, self.events, self.stream = pool, events, stream
+        self.pool, self.events, self.stream, self.train_new = pool, events, stream, train
         self.presets = {name: config.topology.resolve(ds.preset) for name, ds in datasets.items()}
         self.maxdim = max(preset.maxdim for preset in self.presets.values())
         self.networks = CsvTable(out / "networks.csv", NETWORK_COLUMNS, NETWORK_KEY)
@@ -280,7 +284,7 @@ class ExperimentRun:
         ]
         trained = self.train_members(dataset, make_members(dataset.name, specs, seeds))
         trained += self.train_members(dataset, known_extras)  # a resumed run's earlier rounds
-        while more := self.top_up_members(dataset.name, specs):
+        while self.train_new and (more := self.top_up_members(dataset.name, specs)):
             trained += self.train_members(dataset, more)
         return trained
 
@@ -319,7 +323,7 @@ class ExperimentRun:
                 self.events.training(dataset.name, progress)
 
         trained = []
-        if not todo:
+        if not todo or not self.train_new:
             return trained
         for group in train_groups(dataset, todo, self.config.training, report):
             networks = [network for _, network in group]

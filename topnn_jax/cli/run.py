@@ -9,6 +9,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from topnn_jax.config import load_config
+from topnn_jax.errors import InputError
 from topnn_jax.pipeline import PhJob, RunEvents, run_experiment
 from topnn_jax.results import format_summary, summarize
 from topnn_jax.topology import BettiResult
@@ -26,6 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("config", nargs="?", type=Path, help="experiment TOML file")
     run.add_argument("--out", type=Path, help="results directory (default: the config's)")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    run.add_argument(
+        "--measure-only",
+        action="store_true",
+        help="with --resume: train nothing, measure the networks the store already holds",
+    )
     run.set_defaults(handler=run_command)
 
     summary = subparsers.add_parser("summary", help="print a results directory's summary")
@@ -72,6 +78,8 @@ class ProgressBars:
 def run_command(args: argparse.Namespace) -> int:
     """Run the experiment and print its summary."""
     config = load_config(args.config)
+    if args.measure_only and not args.resume:
+        raise InputError("--measure-only measures a store's trained networks: add --resume")
     bars = ProgressBars()
     start = time.perf_counter()
     try:
@@ -79,6 +87,7 @@ def run_command(args: argparse.Namespace) -> int:
             config,
             out=args.out,
             resume=args.resume,
+            train=not args.measure_only,
             events=RunEvents(
                 training=bars.on_training, jobs_submitted=bars.on_jobs, job_done=bars.on_job_done
             ),

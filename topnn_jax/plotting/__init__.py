@@ -1,5 +1,31 @@
 """Figures of data sets, layers and results (matplotlib, headless)."""
 
+from topnn_jax.plotting.clouds import (
+    network_layers,
+    plot_barcodes,
+    plot_dataset,
+    plot_layers,
+    plot_scan,
+)
 from topnn_jax.plotting.common import figure_bytes, new_figure, save_figure
+from topnn_jax.plotting.trajectories import (
+    architecture_comparison,
+    betti_trajectories,
+    comparison_groups,
+    trajectory_groups,
+)
 
-__all__ = ["figure_bytes", "new_figure", "save_figure"]
+__all__ = [
+    "architecture_comparison",
+    "betti_trajectories",
+    "comparison_groups",
+    "figure_bytes",
+    "network_layers",
+    "new_figure",
+    "plot_barcodes",
+    "plot_dataset",
+    "plot_layers",
+    "plot_scan",
+    "save_figure",
+    "trajectory_groups",
+]
