@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from topnn_jax.results import LABELS, NetworkTrajectory, Store
+from topnn_jax.tables import markdown_table
 
 HELD = "held"
 NOT_HELD = "not held"
@@ -655,11 +656,23 @@ def format_number(number: ClaimNumber) -> str:
     )
 
 
+CLAIM_COLUMNS = ("claim", "scope", "verdict", "numbers", "tested")
+
+
+def claim_rows(results: Sequence[ClaimResult]) -> list[list[str]]:
+    """One row of `CLAIM_COLUMNS` per result: claim, scope, verdict, numbers, what was tested."""
+    return [
+        [
+            str(result.claim),
+            result.scope,
+            result.verdict,
+            "; ".join(format_number(n) for n in result.numbers) or "-",
+            result.statement,
+        ]
+        for result in results
+    ]
+
+
 def claims_table_markdown(results: Sequence[ClaimResult]) -> str:
-    """A markdown table, one row per result: claim, scope, verdict, numbers, what was tested."""
-    lines = ["| claim | scope | verdict | numbers | tested |", "|---|---|---|---|---|"]
-    for result in results:
-        numbers = "; ".join(format_number(n) for n in result.numbers) or "-"
-        cells = [str(result.claim), result.scope, result.verdict, numbers, result.statement]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(lines) + "\n"
+    """A markdown table, one row per result (see `claim_rows`)."""
+    return markdown_table(CLAIM_COLUMNS, claim_rows(results))

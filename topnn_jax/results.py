@@ -6,6 +6,8 @@ the report all start from the `Store` it returns.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,8 @@ class NetworkTrajectory:
             measured. All NaN for a network that was not measured (not well trained, say).
         hidden: widths of the hidden layers, input side first; the Betti layers are the input,
             one per hidden layer, and the logits (len(hidden) + 2 in all).
+        directory: the store it was read from (its parameters, if kept, are in
+            `directory/params/<network_id>.npz`).
     """
 
     network_id: str
@@ -40,6 +44,7 @@ class NetworkTrajectory:
     test_accuracy: float
     hidden: tuple[int, ...]
     betti: np.ndarray
+    directory: Path
 
     @property
     def measured(self) -> bool:
@@ -67,13 +72,18 @@ class Store:
         directory: where it is.
         dims: Betti dimensions present in betti.csv, e.g. (0, 1, 2).
         networks: one trajectory per networks.csv row, in file order.
-        config: the experiment config (config.json) as plain data, or {} if absent.
+        configs: each store directory's experiment config (config.json) as plain data, {} if
+            absent; one entry, or several for stores read together (`load_stores`).
     """
 
     directory: Path
     dims: tuple[int, ...]
     networks: tuple[NetworkTrajectory, ...]
-    config: dict
+    configs: dict[Path, dict]
+
+    def config_of(self, network: NetworkTrajectory) -> dict:
+        """The config of the experiment that trained `network`."""
+        return self.configs.get(network.directory, {})
 
     def settings(self) -> list[tuple[str, str, str]]:
         """(dataset, architecture, activation) in order of first appearance."""
@@ -169,6 +179,7 @@ def load_store(directory: str | Path) -> Store:
                 test_accuracy=float(row["test_accuracy"]),
                 hidden=hidden,
                 betti=np.full((len(hidden) + 2, len(LABELS), len(dims)), np.nan),
+                directory=directory,
             )
     except ValueError as error:
         raise InputError(f"{networks_path}: malformed value ({error})") from None
@@ -190,12 +201,40 @@ def load_store(directory: str | Path) -> Store:
         raise InputError(f"{betti_path}: malformed value ({error})") from None
     config_path = directory / "config.json"
     config = read_json(config_path) if config_path.exists() else {}
-    return Store(directory, dims, tuple(trajectories.values()), config)
+    return Store(directory, dims, tuple(trajectories.values()), {directory: config})
 
 
-def summarize(directory: str | Path) -> list[SettingSummary]:
-    """Aggregate a store per data set x architecture x activation."""
-    store = load_store(directory)
+def load_stores(directories: list[str | Path]) -> Store:
+    """Several stores read as one (e.g. a data set's settings, to compare depths and widths).
+
+    Betti dimensions are the union (NaN where a store has none). Raises `InputError` if two
+    stores hold the same network id.
+    """
+    stores = [load_store(directory) for directory in directories]
+    if len(stores) == 1:
+        return stores[0]
+    dims = tuple(sorted({d for store in stores for d in store.dims}))
+    networks, seen = [], {}
+    for store in stores:
+        for network in store.networks:
+            if network.network_id in seen:
+                raise InputError(
+                    f"{network.network_id} is in both {seen[network.network_id]} and "
+                    f"{store.directory}: give stores of different experiments"
+                )
+            seen[network.network_id] = store.directory
+            betti = np.full((*network.betti.shape[:2], len(dims)), np.nan)
+            betti[:, :, [dims.index(d) for d in store.dims]] = network.betti
+            networks.append(dataclasses.replace(network, betti=betti))
+    configs = {directory: config for store in stores for directory, config in store.configs.items()}
+    return Store(
+        Path(os.path.commonpath([s.directory for s in stores])), dims, tuple(networks), configs
+    )
+
+
+def summarize(store: Store | str | Path) -> list[SettingSummary]:
+    """Aggregate a store (or a store's directory) per data set x architecture x activation."""
+    store = store if isinstance(store, Store) else load_store(store)
     summaries = []
     for setting in store.settings():
         rows = [network for network in store.networks if network.setting == setting]

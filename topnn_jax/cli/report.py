@@ -1,0 +1,91 @@
+"""`topnn-jax report` (tables, claims and figures of results stores) and `topnn-jax plot`
+(the figures only)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tqdm import tqdm
+
+from topnn_jax.errors import InputError
+from topnn_jax.report import FigureSpec, Progress, write_figures, write_report
+from topnn_jax.results import load_stores
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `report` and `plot`."""
+    report = subparsers.add_parser(
+        "report",
+        help="write report.md and report.html (tables, claims, figures) for results stores",
+        description="Summary and claim tables and every applicable figure of one or more "
+        "results directories (read together: e.g. a data set's depth and width settings).",
+    )
+    add_common_arguments(report)
+    report.add_argument("--title", help="report title (default: from the directories)")
+    report.set_defaults(handler=report_command)
+    plot = subparsers.add_parser("plot", help="write the figures of results stores")
+    add_common_arguments(plot)
+    plot.set_defaults(handler=plot_command)
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("directories", nargs="+", type=Path, metavar="DIR", help="results store")
+    parser.add_argument("--out", type=Path, help="output folder (default: DIR, if only one)")
+    parser.add_argument(
+        "--format",
+        action="append",
+        choices=("svg", "pdf"),
+        default=[],
+        help="also save figures as SVG or PDF (repeatable); PNG always",
+    )
+    parser.add_argument(
+        "--scan",
+        action="store_true",
+        help="add a (k x hop scale) scan of each data set's input (slow for D-II, D-III)",
+    )
+
+
+def output_folder(args: argparse.Namespace) -> Path:
+    """--out, or the one directory given."""
+    if args.out is not None:
+        return args.out
+    if len(args.directories) > 1:
+        raise InputError("several directories read together need --out for the report")
+    return args.directories[0]
+
+
+def progress_bar() -> tuple[tqdm, Progress]:
+    """A tqdm bar over the figures and the callback that advances it."""
+    bar = tqdm(desc="figures", unit="figure", dynamic_ncols=True)
+
+    def on_figure(done: int, total: int, spec: FigureSpec) -> None:
+        bar.total = total
+        bar.n = done
+        bar.set_postfix_str(spec.stem)
+
+    return bar, on_figure
+
+
+def report_command(args: argparse.Namespace) -> int:
+    """Write report.md and report.html."""
+    out = output_folder(args)
+    store = load_stores(args.directories)
+    title = args.title or "topnn-jax report: " + ", ".join(d.name for d in args.directories)
+    bar, on_figure = progress_bar()
+    with bar:
+        markdown, page = write_report(store, out, title, tuple(args.format), args.scan, on_figure)
+    print(f"wrote {markdown} and {page}")
+    return 0
+
+
+def plot_command(args: argparse.Namespace) -> int:
+    """Write the figures under OUT/figures/."""
+    out = output_folder(args)
+    store = load_stores(args.directories)
+    bar, on_figure = progress_bar()
+    with bar:
+        drawn = write_figures(store, out, tuple(args.format), args.scan, on_figure)
+    for spec, result in drawn:
+        print(f"{spec.stem}: {result}")
+    return 0

@@ -1,0 +1,424 @@
+"""The report of results stores: summary and claim tables and every applicable figure, written
+as Markdown (figure files beside it) and as one self-contained HTML file (figures embedded).
+
+The content is built once as a list of blocks (headings, paragraphs, tables, figures) and
+rendered twice, so the two files always say the same.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from topnn_jax.atomic import atomic_write_text
+from topnn_jax.claims import CLAIM_COLUMNS, claim_rows, evaluate_claims
+from topnn_jax.config import TopologySection
+from topnn_jax.datasets import Dataset, TopologyPreset, load
+from topnn_jax.errors import InputError
+from topnn_jax.plotting import (
+    architecture_comparison,
+    betti_trajectories,
+    comparison_groups,
+    network_layers,
+    plot_barcodes,
+    plot_dataset,
+    plot_layers,
+    plot_scan,
+    save_figure,
+    trajectory_groups,
+)
+from topnn_jax.results import NetworkTrajectory, Store, summarize
+from topnn_jax.scan import scan_parameters
+from topnn_jax.tables import html_table, markdown_table
+from topnn_jax.topology import persistence
+from topnn_jax.training import load_network
+
+FIGURE_DIR = "figures"
+BARCODE_MAX_SCALE = 3
+BARCODE_MAX_BYTES = 2 * 1024**3
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A figure to draw: its file stem (under figures/), caption, section and how to draw it."""
+
+    stem: str
+    caption: str
+    section: str
+    draw: Callable[[], Figure]
+
+
+@dataclass(frozen=True)
+class Block:
+    """One piece of the report: kind is "h1", "h2", "h3", "p", "table" or "figure".
+
+    `text` is the heading or paragraph (or the figure's caption); `header`/`rows` a table's;
+    `path` a figure's PNG, relative to the report.
+    """
+
+    kind: str
+    text: str = ""
+    header: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+    path: str = ""
+
+
+def slug(*parts: str) -> str:
+    """A file-name-safe stem from parts, e.g. ("D-I", "10_by_15") -> "d-i_10_by_15"."""
+    text = "_".join(parts).lower()
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
+
+
+def dataset_for(store: Store, network: NetworkTrajectory) -> Dataset:
+    """The data set a network was trained on, rebuilt from its experiment's config."""
+    data = store.config_of(network).get("data", {})
+    return load(
+        network.dataset, seed=data.get("seed", 0), size=data.get("size"), **data.get("options", {})
+    )
+
+
+def preset_for(store: Store, network: NetworkTrajectory, dataset: Dataset) -> TopologyPreset:
+    """The (k, scale, stride, maxdim) the network's experiment measured with."""
+    section = store.config_of(network).get("topology", {})
+    return TopologySection(**section).resolve(dataset.preset)
+
+
+def first_with_params(networks: list[NetworkTrajectory]) -> NetworkTrajectory | None:
+    """The first well-trained, measured network whose parameters were kept, or None."""
+    for network in sorted(networks, key=lambda n: n.seed):
+        params = network.directory / "params" / f"{network.network_id}.npz"
+        if network.well_trained and network.measured and params.exists():
+            return network
+    return None
+
+
+def figure_specs(store: Store, scan: bool = False) -> list[FigureSpec]:
+    """Every applicable figure: data sets, Betti trajectories, architecture comparisons, and,
+    where parameters were kept, layer projections and barcodes; parameter scans with `scan`."""
+    specs: list[FigureSpec] = []
+    datasets: dict[str, NetworkTrajectory] = {}
+    for network in store.networks:
+        datasets.setdefault(network.dataset, network)
+    cache: dict[str, Dataset] = {}
+
+    def dataset_of(network: NetworkTrajectory) -> Dataset:
+        if network.dataset not in cache:
+            cache[network.dataset] = dataset_for(store, network)
+        return cache[network.dataset]
+
+    for name, network in datasets.items():
+        specs.append(
+            FigureSpec(
+                slug("dataset", name),
+                f"The data set {name}, coloured by class (class a = label 0, class b = label 1).",
+                "Data sets",
+                lambda network=network: plot_dataset(dataset_of(network)),
+            )
+        )
+        if scan:
+            specs.append(
+                FigureSpec(
+                    slug("scan", name),
+                    f"Betti numbers of {name}'s input classes over k x hop scale; outlined "
+                    "cells recover the true Betti numbers.",
+                    "Data sets",
+                    lambda network=network: plot_scan(scan_around_preset(store, network)),
+                )
+            )
+    for dataset, architecture in trajectory_groups(store):
+        specs.append(
+            FigureSpec(
+                slug("betti", dataset, architecture),
+                f"{dataset}, {architecture}: Betti numbers per layer (mean +- 1/2 s.d. over "
+                "well-trained networks; faint lines are single networks).",
+                "Betti numbers per layer",
+                lambda d=dataset, a=architecture: betti_trajectories(store, d, a),
+            )
+        )
+    for dataset, activation, architectures in comparison_groups(store):
+        for align in ("input", "output"):
+            specs.append(
+                FigureSpec(
+                    slug("compare", dataset, activation, align),
+                    f"{dataset}, {activation}: architectures compared, layers aligned at the "
+                    f"{align} (mean +- 1/2 s.d.).",
+                    "Depth, width and bottleneck",
+                    lambda d=dataset, a=activation, archs=architectures, al=align: (
+                        architecture_comparison(store, d, a, archs, align=al)
+                    ),
+                )
+            )
+    for setting in store.settings():
+        network = first_with_params(store.measured(setting))
+        if network is None:
+            continue
+        name = " ".join(setting)
+        specs.append(
+            FigureSpec(
+                slug("layers", *setting),
+                f"{name}, seed {network.seed}: every layer's homology subsample, PCA projection.",
+                "Layers of one network",
+                lambda network=network: layers_figure(store, network, dataset_of(network)),
+            )
+        )
+        specs.append(
+            FigureSpec(
+                slug("barcodes", *setting),
+                f"{name}, seed {network.seed}: persistence barcodes of class a at the middle "
+                f"hidden layer over hop scales 1-{BARCODE_MAX_SCALE}.",
+                "Persistence over hop scales",
+                lambda network=network: barcodes_figure(store, network, dataset_of(network)),
+            )
+        )
+    sections = list(dict.fromkeys(spec.section for spec in specs))
+    return sorted(specs, key=lambda spec: sections.index(spec.section))  # stable within one
+
+
+def layers_figure(store: Store, network: NetworkTrajectory, dataset: Dataset) -> Figure:
+    """A network's layers side by side (3-D projections for 3-D or wider data)."""
+    trained = load_network(network.directory / "params" / f"{network.network_id}.npz")
+    preset = preset_for(store, network, dataset)
+    outputs, labels = network_layers(trained, dataset, preset.stride)
+    title = f"{network.dataset} {network.architecture} {network.activation}, seed {network.seed}"
+    return plot_layers(outputs, labels, title=title, dim=3 if dataset.dim >= 3 else 2)
+
+
+def barcodes_figure(store: Store, network: NetworkTrajectory, dataset: Dataset) -> Figure:
+    """Barcodes of class a's cloud at the network's middle hidden layer, hop scales 1-3."""
+    trained = load_network(network.directory / "params" / f"{network.network_id}.npz")
+    preset = preset_for(store, network, dataset)
+    outputs, labels = network_layers(trained, dataset, preset.stride)
+    layer = (len(outputs) - 1) // 2
+    result = persistence(
+        outputs[layer][labels == 0],
+        preset.k,
+        max_scale=BARCODE_MAX_SCALE,
+        maxdim=min(preset.maxdim, 1),
+        max_bytes=BARCODE_MAX_BYTES,
+    )
+    title = (
+        f"{network.dataset} {network.architecture} {network.activation} seed {network.seed}: "
+        f"class a, layer {layer}, k {preset.k}"
+    )
+    return plot_barcodes(result, title=title)
+
+
+def scan_around_preset(store: Store, network: NetworkTrajectory):
+    """The input's Betti numbers at k in {k/2, k, 2k} and hop scales 1-3 around the preset."""
+    dataset = dataset_for(store, network)
+    preset = preset_for(store, network, dataset)
+    ks = sorted({max(1, preset.k // 2), preset.k, 2 * preset.k})
+    return scan_parameters(dataset, ks, [1, 2, 3], maxdim=preset.maxdim, stride=preset.stride)
+
+
+Progress = Callable[[int, int, FigureSpec], None]
+"""Called before each figure with (figures done, figures in all, the next figure)."""
+
+
+def draw_figures(
+    specs: list[FigureSpec], out: Path, formats: tuple[str, ...], progress: Progress | None = None
+) -> Iterator[tuple[FigureSpec, Path | str]]:
+    """Draw and save each figure under `out/figures/`; yields (spec, PNG path) or (spec, the
+    reason it could not be drawn, e.g. a complex too large for memory)."""
+    for done, spec in enumerate(specs):
+        if progress is not None:
+            progress(done, len(specs), spec)
+        try:
+            figure = spec.draw()
+        except InputError as error:
+            yield spec, str(error)
+            continue
+        formats = tuple(dict.fromkeys(("png", *formats)))
+        paths = save_figure(figure, out / FIGURE_DIR / spec.stem, formats=formats)
+        yield spec, paths[0]
+
+
+def summary_rows(store: Store) -> list[tuple[str, ...]]:
+    """Per setting: counts and the mean Betti numbers at the input and at the logits."""
+    rows = []
+    for summary in summarize(store):
+        cells = [
+            summary.dataset,
+            summary.architecture,
+            summary.activation,
+            str(summary.networks),
+            str(summary.well_trained),
+            str(summary.measured),
+        ]
+        for label in (0, 1):
+            means = [summary.mean_betti.get((label, d)) for d in store.dims]
+            present = [m for m in means if m is not None]
+            cells.append(format_betti([m[0] for m in present]) if present else "-")
+            cells.append(format_betti([m[-1] for m in present]) if present else "-")
+        rows.append(tuple(cells))
+    return rows
+
+
+def format_betti(values: list[float]) -> str:
+    """(9, 0) for integral means, (8.5, 0.3) otherwise."""
+    return "(" + ", ".join(f"{v:g}" if float(v).is_integer() else f"{v:.1f}" for v in values) + ")"
+
+
+SUMMARY_HEADER = (
+    "data set",
+    "architecture",
+    "activation",
+    "networks",
+    "well trained",
+    "measured",
+    "class a input",
+    "class a output",
+    "class b input",
+    "class b output",
+)
+
+
+def report_blocks(
+    store: Store, title: str, drawn: list[tuple[FigureSpec, Path | str]], out: Path
+) -> list[Block]:
+    """The report's content, in order."""
+    claims = evaluate_claims(store)
+    dims = ", ".join(f"b{d}" for d in store.dims)
+    sources = ", ".join(str(directory) for directory in store.configs)
+    blocks = [
+        Block("h1", title),
+        Block(
+            "p",
+            f"Results from {sources}: {len(store.networks)} networks, "
+            f"{sum(n.well_trained for n in store.networks)} well trained, "
+            f"{len(store.measured())} measured. Betti numbers per class ({dims}) at the input "
+            "(layer 0), after every hidden layer and at the logits; means over the measured "
+            "well-trained networks.",
+        ),
+        Block("h2", "Summary"),
+        Block("table", header=SUMMARY_HEADER, rows=tuple(summary_rows(store))),
+        Block("h2", "Claims"),
+        Block(
+            "p",
+            "The paper's claims tested on these networks, with percentile bootstrap 95% "
+            "confidence intervals over networks: 1 topology is minimal at the output; 2 ReLU "
+            "reduces it faster than leaky ReLU, leaky ReLU faster than tanh (normalised area "
+            "under the total-Betti trajectory: lower is faster); 3 shallow networks change "
+            "topology mainly in their last layers; 4 width matters little, a bottleneck forces "
+            "a fast reduction.",
+        ),
+        *claim_blocks(claims),
+    ]
+    section = None
+    for spec, result in drawn:
+        if spec.section != section:
+            section = spec.section
+            blocks.append(Block("h2", section))
+        if isinstance(result, Path):
+            blocks.append(Block("figure", spec.caption, path=result.relative_to(out).as_posix()))
+        else:
+            blocks.append(Block("p", f"{spec.caption} Not drawn: {result}"))
+    return blocks
+
+
+CLAIM_NAMES = {
+    1: "Claim 1: topology is minimal at the output",
+    2: "Claim 2: ReLU reduces topology faster than leaky ReLU, leaky ReLU faster than tanh",
+    3: "Claim 3: shallow networks change topology in their last layers, deep ones throughout",
+    4: "Claim 4: width matters little; a bottleneck forces a fast reduction",
+}
+
+
+def claim_blocks(claims: list) -> list[Block]:
+    """Per claim: what was tested (once) and a table of scope, verdict and numbers."""
+    blocks = []
+    rows = claim_rows(claims)
+    for number, name in CLAIM_NAMES.items():
+        mine = [row for row in rows if row[0] == str(number)]
+        statements = " ".join(dict.fromkeys(row[4] for row in mine))
+        blocks.append(Block("h3", name))
+        blocks.append(Block("p", statements))
+        table = tuple(tuple(row[1:4]) for row in mine)
+        blocks.append(Block("table", header=CLAIM_COLUMNS[1:4], rows=table))
+    return blocks
+
+
+def render_markdown(blocks: list[Block]) -> str:
+    """The blocks as Markdown; figures link to their PNG files."""
+    parts = []
+    for block in blocks:
+        if block.kind == "h1":
+            parts.append(f"# {block.text}\n")
+        elif block.kind == "h2":
+            parts.append(f"## {block.text}\n")
+        elif block.kind == "h3":
+            parts.append(f"### {block.text}\n")
+        elif block.kind == "p":
+            parts.append(f"{block.text}\n")
+        elif block.kind == "table":
+            parts.append(markdown_table(block.header, block.rows))
+        else:
+            parts.append(f"![{block.text}]({block.path})\n\n*{block.text}*\n")
+    return "\n".join(parts)
+
+
+HTML_STYLE = (
+    "body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
+    "table{border-collapse:collapse;font-size:0.85em;margin:1em 0}"
+    "td,th{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}"
+    "th{background:#f2f2f2}img{max-width:100%}figure{margin:1.5em 0}"
+    "figcaption{font-size:0.9em;color:#555}"
+)
+
+
+def render_html(blocks: list[Block], out: Path) -> str:
+    """The blocks as one HTML page with every figure embedded as a base64 PNG."""
+    parts = []
+    for block in blocks:
+        text = html.escape(block.text)
+        if block.kind in ("h1", "h2", "h3"):
+            parts.append(f"<{block.kind}>{text}</{block.kind}>")
+        elif block.kind == "p":
+            parts.append(f"<p>{text}</p>")
+        elif block.kind == "table":
+            parts.append(html_table(block.header, block.rows))
+        else:
+            data = base64.b64encode((out / block.path).read_bytes()).decode()
+            parts.append(
+                f'<figure><img alt="{text}" src="data:image/png;base64,{data}">'
+                f"<figcaption>{text}</figcaption></figure>"
+            )
+    title = html.escape(next((b.text for b in blocks if b.kind == "h1"), "report"))
+    return (
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{HTML_STYLE}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n"
+    )
+
+
+def write_report(
+    store: Store,
+    out: Path,
+    title: str,
+    formats: tuple[str, ...] = (),
+    scan: bool = False,
+    progress: Progress | None = None,
+) -> tuple[Path, Path]:
+    """Draw the figures into `out/figures/` and write `out/report.md` and `out/report.html`
+    (atomically); `formats` adds e.g. "svg" or "pdf" copies of each figure."""
+    drawn = list(draw_figures(figure_specs(store, scan), out, formats, progress))
+    blocks = report_blocks(store, title, drawn, out)
+    markdown, page = out / "report.md", out / "report.html"
+    atomic_write_text(markdown, render_markdown(blocks))
+    atomic_write_text(page, render_html(blocks, out))
+    return markdown, page
+
+
+def write_figures(
+    store: Store,
+    out: Path,
+    formats: tuple[str, ...] = (),
+    scan: bool = False,
+    progress: Progress | None = None,
+) -> list[tuple[FigureSpec, Path | str]]:
+    """Only the figures (see `write_report`)."""
+    return list(draw_figures(figure_specs(store, scan), out, formats, progress))
