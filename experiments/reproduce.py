@@ -110,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {what}; choose from: {', '.join(known)} (or --all)", file=sys.stderr)
         return 2
     failed = [
-        name for name in chosen if run_setting(name, args.configs, args.stores, args.results) != 0
+        name
+        for name in chosen
+        if run_setting(name, args.configs, args.stores, args.results, args.measure_only) != 0
     ]
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)

@@ -77,3 +77,22 @@ def test_a_setting_runs_and_its_tables_are_collected(tmp_path, capsys):
 def test_unknown_or_no_setting_is_a_clear_error(arguments, capsys):
     assert reproduce.main(arguments) == 2
     assert "choose from: " in capsys.readouterr().err
+
+
+def test_measure_only_measures_the_stored_networks_and_trains_none(tmp_path, capsys):
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "tiny.toml").write_text(TINY.replace("seeds = 1", "seeds = 2"))
+    arguments = ["tiny", "--configs", str(configs), "--stores", str(tmp_path / "stores")]
+    arguments += ["--results", str(tmp_path / "results")]
+    assert reproduce.main(arguments) == 0
+    store = tmp_path / "stores" / "tiny"
+    betti = (store / "betti.csv").read_text()
+    networks = (store / "networks.csv").read_text().splitlines(keepends=True)
+    # as if trained elsewhere: seed 1 not trained yet, nothing measured
+    (store / "networks.csv").write_text("".join(networks[:2]))
+    (store / "betti.csv").write_text(betti.splitlines(keepends=True)[0])
+    assert reproduce.main([*arguments, "--measure-only"]) == 0
+    assert (store / "networks.csv").read_text() == "".join(networks[:2])
+    measured = (store / "betti.csv").read_text().splitlines()
+    assert len(measured) == 1 + 4 * 2 and all("_s0," in line for line in measured[1:])
