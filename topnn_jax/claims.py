@@ -229,17 +229,26 @@ class ClaimResult:
         scope: the data set, setting(s) and class judged, e.g. "D-I 10_by_15, label 0"; "all"
             when the store holds nothing the claim can be tested on.
         verdict: one of `VERDICTS`.
-        statement: one sentence: what was tested (and, without a verdict, what is missing).
+        tested: one sentence: what was tested.
         numbers: the estimates behind the verdict.
         label: the class judged, or None for a store-wide "not enough data" result.
+        shortfall: why there is not enough data, or None.
     """
 
     claim: int
     scope: str
     verdict: str
-    statement: str
+    tested: str
     numbers: tuple[ClaimNumber, ...]
     label: int | None = None
+    shortfall: str | None = None
+
+    @property
+    def statement(self) -> str:
+        """What was tested and, without a verdict, what is missing."""
+        if self.shortfall:
+            return f"{self.tested}; not enough data: {self.shortfall}."
+        return f"{self.tested}."
 
 
 @dataclass(frozen=True)
@@ -343,12 +352,8 @@ def _where(
     ]
 
 
-def _statement(tested: str, shortfall: str | None) -> str:
-    return f"{tested}; not enough data: {shortfall}." if shortfall else f"{tested}."
-
-
 def _no_data(claim: int, needs: str) -> ClaimResult:
-    return ClaimResult(claim, "all", NOT_ENOUGH_DATA, f"Not tested: {needs}.", ())
+    return ClaimResult(claim, "all", NOT_ENOUGH_DATA, "Not tested", (), shortfall=needs)
 
 
 def _claim_minimal_output(
@@ -375,9 +380,10 @@ def _claim_minimal_output(
                     1,
                     f"{dataset} {architecture} {activation}, label {label}",
                     verdict,
-                    _statement(tested, shortfall),
+                    tested,
                     _kept([number]),
                     label,
+                    shortfall,
                 )
             )
     return results or [_no_data(1, "the store has no networks")]
@@ -423,9 +429,10 @@ def _claim_activation_order(
                     2,
                     f"{dataset} {architecture}, label {label}",
                     NOT_ENOUGH_DATA if shortfall else _directional(differences, +1),
-                    _statement(tested, shortfall),
+                    tested,
                     _kept(numbers),
                     label,
+                    shortfall,
                 )
             )
     return results or [
@@ -496,9 +503,10 @@ def _claim_depth(
                     3,
                     f"{scope}, label {label}",
                     NOT_ENOUGH_DATA if shortfall else _directional([difference], +1),
-                    _statement(tested, shortfall),
+                    tested,
                     _kept(numbers),
                     label,
+                    shortfall,
                 )
             )
     return results or [
@@ -552,11 +560,12 @@ def _claim_width(
                     f"{dataset} {activation} depth {depth}, widths "
                     f"{'/'.join(map(str, widths))}, label {label}",
                     NOT_ENOUGH_DATA if shortfall else HELD if small else NOT_HELD,
-                    _statement(tested, shortfall),
+                    tested,
                     _kept(
                         [*(boot.mean(f"width {w} area", areas[w]) for w in widths), *differences]
                     ),
                     label,
+                    shortfall,
                 )
             )
     return results
@@ -603,7 +612,7 @@ def _claim_bottleneck(
                     4,
                     f"{dataset} {activation} {architecture} vs {partner_name}, label {label}",
                     NOT_ENOUGH_DATA if shortfall else _directional([difference], -1),
-                    _statement(tested, shortfall),
+                    tested,
                     _kept(
                         [
                             boot.mean("bottleneck area", bottleneck),
@@ -612,6 +621,7 @@ def _claim_bottleneck(
                         ]
                     ),
                     label,
+                    shortfall,
                 )
             )
     return results
@@ -660,14 +670,15 @@ CLAIM_COLUMNS = ("claim", "scope", "verdict", "numbers", "tested")
 
 
 def claim_rows(results: Sequence[ClaimResult]) -> list[list[str]]:
-    """One row of `CLAIM_COLUMNS` per result: claim, scope, verdict, numbers, what was tested."""
+    """One row of `CLAIM_COLUMNS` per result: claim, scope, verdict (with what is missing, if
+    anything), numbers, what was tested."""
     return [
         [
             str(result.claim),
             result.scope,
-            result.verdict,
+            f"{result.verdict}: {result.shortfall}" if result.shortfall else result.verdict,
             "; ".join(format_number(n) for n in result.numbers) or "-",
-            result.statement,
+            result.tested,
         ]
         for result in results
     ]

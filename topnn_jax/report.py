@@ -335,9 +335,8 @@ def claim_blocks(claims: list) -> list[Block]:
     rows = claim_rows(claims)
     for number, name in CLAIM_NAMES.items():
         mine = [row for row in rows if row[0] == str(number)]
-        statements = " ".join(dict.fromkeys(row[4] for row in mine))
         blocks.append(Block("h3", name))
-        blocks.append(Block("p", statements))
+        blocks.append(Block("p", " ".join(dict.fromkeys(f"{row[4]}." for row in mine))))
         table = tuple(tuple(row[1:4]) for row in mine)
         blocks.append(Block("table", header=CLAIM_COLUMNS[1:4], rows=table))
     return blocks
