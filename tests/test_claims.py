@@ -420,3 +420,47 @@ def test_evaluation_is_reproducible_and_the_table_shows_every_result(tmp_path):
     assert len(lines) == len(results) + 2
     assert "share minimal 1.00 [1.00, 1.00] (n=6)" in table
     assert "leaky_relu - relu area 0.35 [" in table
+
+
+def test_claim_3_is_not_held_when_every_depth_spreads_its_reduction_evenly(tmp_path):
+    # an even spread puts 2/L of the reduction in the last two layers: 1/2 at depth 4 but
+    # 1/5 at depth 10, so the raw share favours shallow networks by depth alone
+    store = write_store(
+        tmp_path,
+        [FakeNetwork("4_by_15", "relu", gradual(4)) for _ in range(5)]
+        + [FakeNetwork("10_by_15", "relu", gradual(10)) for _ in range(5)],
+    )
+    result = next(r for r in of_claim(evaluate_claims(store), 3) if r.label == 0)
+    assert number(result, "shallow - deep last-2 share").estimate > 0.2
+    excess = number(result, "shallow - deep last-2 share beyond even spread 2/L")
+    # label 0: T = 9, 7, 5, 3, 1 at depth 4 (share 4/8 = 2/4); at depth 10 T(8) = 3 (share 2/8)
+    assert excess.estimate == pytest.approx((4 / 8 - 2 / 4) - (2 / 8 - 2 / 10))
+    assert result.verdict == NOT_HELD
+
+
+def test_claim_4_width_is_inconclusive_when_differences_are_large_but_uncertain(tmp_path):
+    store = write_store(
+        tmp_path,
+        networks("10_by_5", "leaky_relu", [1, 1, 1, 10, 10])
+        + networks("10_by_50", "leaky_relu", [1, 10, 10, 10, 1]),
+    )
+    for result in of_claim(evaluate_claims(store), 4):
+        difference = number(result, "width 50 - 5 area")
+        assert difference.ci_low < -0.1 and difference.ci_high > 0.1
+        assert result.verdict == INCONCLUSIVE
+
+
+def test_claim_2_judges_the_activations_with_enough_networks(tmp_path):
+    store = write_store(
+        tmp_path,
+        networks("10_by_15", "relu", [2, 2, 2])
+        + networks("10_by_15", "leaky_relu", [3, 4, 3, 4, 3])
+        + networks("10_by_15", "tanh", [8, 9, 8, 9, 8]),
+    )
+    for result in of_claim(evaluate_claims(store), 2):
+        assert result.verdict == HELD
+        assert "relu has 3" in result.statement
+        assert "judged on leaky_relu < tanh only" in result.statement
+        assert [n.quantity for n in result.numbers if " - " in n.quantity] == [
+            "tanh - leaky_relu area"
+        ]

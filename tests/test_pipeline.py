@@ -11,13 +11,16 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from topnn_jax.cli import main
 from topnn_jax.config import parse_config
+from topnn_jax.datasets import load
 from topnn_jax.errors import InputError
-from topnn_jax.pipeline import RunEvents, run_experiment
+from topnn_jax.pipeline import RunEvents, homology_layers, run_experiment
 from topnn_jax.results import summarize
+from topnn_jax.training import load_network
 
 TINY = """
 [data]
@@ -213,3 +216,18 @@ def test_measure_only_needs_resume(tmp_path, capsys):
     config.write_text(TINY)
     assert main(["run", str(config), "--out", str(tmp_path / "s"), "--measure-only"]) == 2
     assert "add --resume" in capsys.readouterr().err
+
+
+def test_homology_layers_push_each_class_subsample_through_the_network(reference):
+    network = load_network(next((reference / "params").glob("*.npz")))
+    dataset = load("D-I", seed=0, size=1500)
+    stride = dataset.preset.stride
+    outputs, membership = homology_layers(network, dataset, stride)
+    counts = [len(dataset.homology_indices(label, stride)) for label in (0, 1)]
+    assert membership.tolist() == [0] * counts[0] + [1] * counts[1]
+    np.testing.assert_array_equal(outputs[0][: counts[0]], dataset.homology_subsample(0, stride))
+    assert [o.shape[1] for o in outputs] == list(network.member.spec.widths)
+    _, predicted = homology_layers(network, dataset, stride, "predicted")
+    assert set(predicted.tolist()) <= {0, 1} and len(predicted) == sum(counts)
+    with pytest.raises(InputError, match="trained on 'D-I', not on 'digits'"):
+        homology_layers(network, load("digits"), 1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import jax
 import numpy as np
 import pytest
 from matplotlib import colors
@@ -11,10 +10,8 @@ from scipy.spatial.distance import pdist
 
 from topnn_jax.datasets import Dataset, TopologyPreset
 from topnn_jax.errors import InputError
-from topnn_jax.models import ArchitectureSpec, init_params, layer_outputs
 from topnn_jax.plotting.clouds import (
     class_subsample,
-    network_layers,
     pca,
     plot_barcodes,
     plot_dataset,
@@ -24,7 +21,6 @@ from topnn_jax.plotting.clouds import (
 from topnn_jax.plotting.common import CLASS_COLOURS, save_figure
 from topnn_jax.scan import ParameterScan, ScanEntry
 from topnn_jax.topology import BettiResult, Persistence, persistence
-from topnn_jax.training import Member, TrainedNetwork, TrainingResult
 
 # --- small hand-made inputs -----------------------------------------------------------------
 
@@ -198,22 +194,6 @@ def test_layers_keep_a_planar_layer_geometry_and_class_colours():
     for ax in panels(figure):
         offsets = by_gid(ax.collections, "class-0")[0].get_offsets()
         np.testing.assert_allclose(pdist(offsets), pdist(plane[labels == 0]), atol=1e-9)
-
-
-def test_network_layers_push_the_homology_subsample_through_the_network():
-    dataset = toy_dataset(2)
-    spec = ArchitectureSpec(2, (5, 3), "relu")
-    params = init_params(spec, jax.random.key(0))
-    network = TrainedNetwork(Member("toy", spec, 0), params, TrainingResult(1, 1, 1, 1, 1, True))
-    outputs, labels = network_layers(network, dataset)
-    indices = np.concatenate([dataset.homology_indices(label) for label in (0, 1)])
-    assert [o.shape for o in outputs] == [(len(indices), w) for w in spec.widths]
-    np.testing.assert_array_equal(labels, dataset.train_labels[indices])
-    expected = layer_outputs(params, spec, dataset.train_points[indices])
-    np.testing.assert_allclose(outputs[-1], expected[-1])
-    other = TrainedNetwork(Member("D-I", spec, 0), params, network.result)
-    with pytest.raises(InputError, match="trained on"):
-        network_layers(other, dataset)
 
 
 # --- parameter scans ------------------------------------------------------------------------

@@ -104,3 +104,13 @@ def test_several_stores_need_an_output_folder(store, capsys):
 def test_a_missing_directory_is_a_clear_error(tmp_path, capsys):
     assert main(["plot", str(tmp_path / "nowhere")]) == 2
     assert "is not a directory" in capsys.readouterr().err
+
+
+def test_figures_that_need_the_data_set_say_why_without_a_config(store, tmp_path, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(store, copy)
+    (copy / "config.json").unlink()
+    assert main(["report", str(copy)]) == 0
+    markdown = (copy / "report.md").read_text()
+    assert "Not drawn: " in markdown and "the data set cannot be rebuilt" in markdown
+    assert "](figures/betti_d-i_4_by_8.png)" in markdown  # the tables need no data set

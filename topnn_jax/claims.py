@@ -34,9 +34,11 @@ VERDICTS = (HELD, NOT_HELD, INCONCLUSIVE, NOT_ENOUGH_DATA)
 MIN_NETWORKS = 5
 """Fewest usable networks per group compared for a verdict other than `NOT_ENOUGH_DATA`."""
 MINIMAL_SHARE = 0.9
-"""Claim 1 holds when at least this share of networks ends with minimal Betti numbers."""
+"""Claim 1 holds when at least this share of networks ends with minimal Betti numbers (the point
+estimate: claim 1 is "nearly always", not a comparison, so it is never `INCONCLUSIVE`)."""
 WIDTH_TOLERANCE = 0.1
-"""Claim 4: a difference of mean normalised areas below this is 'little', whatever its CI."""
+"""Claim 4: widths matter little when every difference of mean normalised areas is within
++-this, with 95% confidence."""
 SHALLOW_DEPTHS = (4, 5)
 DEEP_DEPTHS = (8, 9, 10)
 ACTIVATION_ORDER = ("relu", "leaky_relu", "tanh")
@@ -192,7 +194,7 @@ def network_statistics(store: Store) -> list[NetworkStatistics]:
     order, label 0 before label 1."""
     statistics = []
     for network in store.networks:
-        if not (network.well_trained and network.measured):
+        if not network.usable:
             continue
         measured = network.dims_measured(store.dims)
         dim_index = [i for i, d in enumerate(store.dims) if d in measured]
@@ -245,9 +247,11 @@ class ClaimResult:
 
     @property
     def statement(self) -> str:
-        """What was tested and, without a verdict, what is missing."""
-        if self.shortfall:
+        """What was tested and what data was missing, if any."""
+        if self.shortfall and self.verdict == NOT_ENOUGH_DATA:
             return f"{self.tested}; not enough data: {self.shortfall}."
+        if self.shortfall:
+            return f"{self.tested}; {self.shortfall}."
         return f"{self.tested}."
 
 
@@ -319,6 +323,16 @@ def _directional(differences: Sequence[ClaimNumber | None], sign: int) -> str:
         return NOT_HELD
     if all(low > 0 for low, _ in bounds):
         return HELD
+    return INCONCLUSIVE
+
+
+def _equivalent(differences: Sequence[ClaimNumber]) -> str:
+    """HELD when every difference's CI lies inside +-`WIDTH_TOLERANCE`; NOT_HELD when some CI
+    lies wholly outside it; INCONCLUSIVE otherwise (too uncertain to tell)."""
+    if all(d.ci_low > -WIDTH_TOLERANCE and d.ci_high < WIDTH_TOLERANCE for d in differences):
+        return HELD
+    if any(d.ci_low >= WIDTH_TOLERANCE or d.ci_high <= -WIDTH_TOLERANCE for d in differences):
+        return NOT_HELD
     return INCONCLUSIVE
 
 
@@ -404,14 +418,16 @@ def _claim_activation_order(
             continue
         tested = (
             f"Tested whether the mean normalised area is ordered {' < '.join(order)} "
-            "(faster reduction first), every adjacent difference's 95% CI above 0"
+            "(faster reduction first), every adjacent difference's 95% CI above 0 (activations "
+            f"with fewer than {MIN_NETWORKS} networks are left out of the order)"
         )
         for label in LABELS:
             members = {a: _where(statistics, label, dataset, a, [architecture]) for a in order}
             areas = {a: _values(members[a], "normalised_area") for a in order}
+            judged = [a for a in order if areas[a].n >= MIN_NETWORKS]
             differences = [
                 boot.difference(f"{b} - {a} area", areas[b], areas[a])
-                for a, b in itertools.pairwise(order)
+                for a, b in itertools.pairwise(judged)
             ]
             shortfall = _shortfall(areas)
             numbers = [
@@ -424,11 +440,16 @@ def _claim_activation_order(
                     for a in order
                 ),
             ]
+            if len(judged) < 2:
+                verdict = NOT_ENOUGH_DATA
+            else:  # the activations with enough networks, the others named in the shortfall
+                verdict = _directional(differences, +1)
+                shortfall = shortfall and f"{shortfall}; judged on {' < '.join(judged)} only"
             results.append(
                 ClaimResult(
                     2,
                     f"{dataset} {architecture}, label {label}",
-                    NOT_ENOUGH_DATA if shortfall else _directional(differences, +1),
+                    verdict,
                     tested,
                     _kept(numbers),
                     label,
@@ -456,7 +477,8 @@ def _claim_depth(
     settings: list[_Setting], statistics: list[NetworkStatistics], boot: _Bootstrap
 ) -> list[ClaimResult]:
     """Claim 3, per data set x activation x uniform width with shallow and deep networks, and
-    class: the last two layers' share of the reduction, shallow minus deep."""
+    class: the last two layers' share of the reduction beyond an even spread's 2/L, shallow
+    minus deep (the raw share favours shallow networks by 2/L alone)."""
     groups: dict[tuple[str, str, int], dict[str, dict[str, int]]] = {}
     for dataset, architecture, activation, hidden in settings:
         depth = len(hidden) + 1
@@ -466,9 +488,9 @@ def _claim_depth(
         sides = groups.setdefault((dataset, activation, hidden[0]), {"shallow": {}, "deep": {}})
         sides[side][architecture] = depth
     tested = (
-        "Tested whether shallow networks make a larger share of their reduction, "
-        "(T(L-2) - T(L)) / (T(0) - T(L)), in their last two layers than deep ones "
-        "(shallow - deep 95% CI above 0)"
+        "Tested whether shallow networks concentrate their reduction in their last two layers "
+        "more than deep ones: the share (T(L-2) - T(L)) / (T(0) - T(L)) beyond the 2/L an even "
+        "spread over the L layers would give, shallow - deep 95% CI above 0"
     )
     results = []
     for (dataset, activation, width), sides in groups.items():
@@ -486,17 +508,16 @@ def _claim_depth(
                 for field in ("last_layers_share", "last_layer_share", "last_layers_excess")
             }
             shallow_share, deep_share = share["last_layers_share"]
-            difference = boot.difference("shallow - deep last-2 share", shallow_share, deep_share)
             shortfall = _shortfall({"shallow": shallow_share, "deep": deep_share})
+            difference = boot.difference(
+                "shallow - deep last-2 share beyond even spread 2/L", *share["last_layers_excess"]
+            )
             numbers = [
+                difference,
                 boot.mean("shallow last-2 share", shallow_share),
                 boot.mean("deep last-2 share", deep_share),
-                difference,
+                boot.difference("shallow - deep last-2 share", shallow_share, deep_share),
                 boot.difference("shallow - deep last-1 share", *share["last_layer_share"]),
-                boot.difference(
-                    "shallow - deep last-2 share beyond even spread 2/L",
-                    *share["last_layers_excess"],
-                ),
             ]
             results.append(
                 ClaimResult(
@@ -534,8 +555,8 @@ def _claim_width(
         widths = sorted(by_width)
         tested = (
             f"Tested whether width matters little: every difference of mean normalised area "
-            f"between widths {'/'.join(map(str, widths))} has a 95% CI containing 0 or size "
-            f"below {WIDTH_TOLERANCE}"
+            f"between widths {'/'.join(map(str, widths))} has its 95% CI inside "
+            f"+-{WIDTH_TOLERANCE} (held), some CI wholly outside (not held)"
         )
         for label in LABELS:
             areas = {
@@ -550,16 +571,13 @@ def _claim_width(
                 for a, b in itertools.combinations(widths, 2)
             ]
             shortfall = _shortfall({f"width {w}": areas[w] for w in widths})
-            small = all(
-                d is not None and (d.ci_low <= 0 <= d.ci_high or abs(d.estimate) < WIDTH_TOLERANCE)
-                for d in differences
-            )
+            verdict = _equivalent([d for d in differences if d is not None])
             results.append(
                 ClaimResult(
                     4,
                     f"{dataset} {activation} depth {depth}, widths "
                     f"{'/'.join(map(str, widths))}, label {label}",
-                    NOT_ENOUGH_DATA if shortfall else HELD if small else NOT_HELD,
+                    NOT_ENOUGH_DATA if shortfall else verdict,
                     tested,
                     _kept(
                         [*(boot.mean(f"width {w} area", areas[w]) for w in widths), *differences]
@@ -669,6 +687,15 @@ def format_number(number: ClaimNumber) -> str:
 CLAIM_COLUMNS = ("claim", "scope", "verdict", "numbers", "tested")
 
 
+def verdict_text(result: ClaimResult) -> str:
+    """ "held", "not enough data: relu has 3 ...", or "held (relu has 3 ...)"."""
+    if not result.shortfall:
+        return result.verdict
+    if result.verdict == NOT_ENOUGH_DATA:
+        return f"{result.verdict}: {result.shortfall}"
+    return f"{result.verdict} ({result.shortfall})"
+
+
 def claim_rows(results: Sequence[ClaimResult]) -> list[list[str]]:
     """One row of `CLAIM_COLUMNS` per result: claim, scope, verdict (with what is missing, if
     anything), numbers, what was tested."""
@@ -676,7 +703,7 @@ def claim_rows(results: Sequence[ClaimResult]) -> list[list[str]]:
         [
             str(result.claim),
             result.scope,
-            f"{result.verdict}: {result.shortfall}" if result.shortfall else result.verdict,
+            verdict_text(result),
             "; ".join(format_number(n) for n in result.numbers) or "-",
             result.tested,
         ]

@@ -146,6 +146,13 @@ def parse_config(text: str, name: str = "experiment") -> ExperimentConfig:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InputError(f"config {name}: not valid TOML: {error}") from None
+    return config_from_document(document, name)
+
+
+def config_from_document(document: Any, name: str = "experiment") -> ExperimentConfig:
+    """Validate a parsed config (TOML tables, or a store's config.json without its "name")."""
+    if not isinstance(document, dict):
+        raise InputError(f"config {name}: expected a table of sections, got {document!r:.60}")
     unknown = sorted(set(document) - set(SECTIONS))
     if unknown:
         raise InputError(

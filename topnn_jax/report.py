@@ -13,18 +13,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from topnn_jax.atomic import atomic_write_text
 from topnn_jax.claims import CLAIM_COLUMNS, claim_rows, evaluate_claims
-from topnn_jax.config import TopologySection
-from topnn_jax.datasets import Dataset, TopologyPreset, load
+from topnn_jax.config import ExperimentConfig, config_from_document
+from topnn_jax.datasets import Dataset, TopologyPreset
 from topnn_jax.errors import InputError
+from topnn_jax.pipeline import dataset_of, homology_layers
 from topnn_jax.plotting import (
     architecture_comparison,
     betti_trajectories,
     comparison_groups,
-    network_layers,
     plot_barcodes,
     plot_dataset,
     plot_layers,
@@ -33,7 +34,7 @@ from topnn_jax.plotting import (
     trajectory_groups,
 )
 from topnn_jax.results import NetworkTrajectory, Store, summarize
-from topnn_jax.scan import scan_parameters
+from topnn_jax.scan import ParameterScan, scan_parameters
 from topnn_jax.tables import html_table, markdown_table
 from topnn_jax.topology import persistence
 from topnn_jax.training import load_network
@@ -74,25 +75,46 @@ def slug(*parts: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
 
 
-def dataset_for(store: Store, network: NetworkTrajectory) -> Dataset:
-    """The data set a network was trained on, rebuilt from its experiment's config."""
-    data = store.config_of(network).get("data", {})
-    return load(
-        network.dataset, seed=data.get("seed", 0), size=data.get("size"), **data.get("options", {})
-    )
+def experiment_of(store: Store, network: NetworkTrajectory) -> ExperimentConfig:
+    """The validated config of the experiment that trained `network` (its store's config.json)."""
+    document = store.config_of(network)
+    if not document:
+        raise InputError(
+            f"{network.directory / 'config.json'} is missing: the data set cannot be rebuilt"
+        )
+    name = str(document.get("name", network.directory.name))
+    sections = {key: value for key, value in document.items() if key != "name"}
+    return config_from_document(sections, name)
 
 
-def preset_for(store: Store, network: NetworkTrajectory, dataset: Dataset) -> TopologyPreset:
-    """The (k, scale, stride, maxdim) the network's experiment measured with."""
-    section = store.config_of(network).get("topology", {})
-    return TopologySection(**section).resolve(dataset.preset)
+class DatasetCache:
+    """Data sets rebuilt from the configs of a store's experiments, each built once."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.built: dict[tuple[Path, str], tuple[Dataset, TopologyPreset, str]] = {}
+
+    def get(self, network: NetworkTrajectory) -> tuple[Dataset, TopologyPreset, str]:
+        """(data set, topology preset, labels mode) the network was measured with."""
+        key = (network.directory, network.dataset)
+        if key not in self.built:
+            config = experiment_of(self.store, network)
+            for entry in config.data.datasets:
+                dataset = dataset_of(config, entry)
+                if dataset.name == network.dataset:
+                    preset = config.topology.resolve(dataset.preset)
+                    self.built[key] = (dataset, preset, config.topology.labels)
+                    break
+            else:
+                raise InputError(f"{network.dataset} is not among the data sets of its config")
+        return self.built[key]
 
 
 def first_with_params(networks: list[NetworkTrajectory]) -> NetworkTrajectory | None:
     """The first well-trained, measured network whose parameters were kept, or None."""
     for network in sorted(networks, key=lambda n: n.seed):
         params = network.directory / "params" / f"{network.network_id}.npz"
-        if network.well_trained and network.measured and params.exists():
+        if network.usable and params.exists():
             return network
     return None
 
@@ -104,12 +126,7 @@ def figure_specs(store: Store, scan: bool = False) -> list[FigureSpec]:
     datasets: dict[str, NetworkTrajectory] = {}
     for network in store.networks:
         datasets.setdefault(network.dataset, network)
-    cache: dict[str, Dataset] = {}
-
-    def dataset_of(network: NetworkTrajectory) -> Dataset:
-        if network.dataset not in cache:
-            cache[network.dataset] = dataset_for(store, network)
-        return cache[network.dataset]
+    cache = DatasetCache(store)
 
     for name, network in datasets.items():
         specs.append(
@@ -117,7 +134,7 @@ def figure_specs(store: Store, scan: bool = False) -> list[FigureSpec]:
                 slug("dataset", name),
                 f"The data set {name}, coloured by class (class a = label 0, class b = label 1).",
                 "Data sets",
-                lambda network=network: plot_dataset(dataset_of(network)),
+                lambda network=network: plot_dataset(cache.get(network)[0]),
             )
         )
         if scan:
@@ -127,7 +144,7 @@ def figure_specs(store: Store, scan: bool = False) -> list[FigureSpec]:
                     f"Betti numbers of {name}'s input classes over k x hop scale; outlined "
                     "cells recover the true Betti numbers.",
                     "Data sets",
-                    lambda network=network: plot_scan(scan_around_preset(store, network)),
+                    lambda network=network: plot_scan(scan_around_preset(*cache.get(network)[:2])),
                 )
             )
     for dataset, architecture in trajectory_groups(store):
@@ -154,7 +171,7 @@ def figure_specs(store: Store, scan: bool = False) -> list[FigureSpec]:
                 )
             )
     for setting in store.settings():
-        network = first_with_params(store.measured(setting))
+        network = first_with_params(store.usable(setting))
         if network is None:
             continue
         name = " ".join(setting)
@@ -163,7 +180,7 @@ def figure_specs(store: Store, scan: bool = False) -> list[FigureSpec]:
                 slug("layers", *setting),
                 f"{name}, seed {network.seed}: every layer's homology subsample, PCA projection.",
                 "Layers of one network",
-                lambda network=network: layers_figure(store, network, dataset_of(network)),
+                lambda network=network: layers_figure(network, *cache.get(network)),
             )
         )
         specs.append(
@@ -172,30 +189,38 @@ def figure_specs(store: Store, scan: bool = False) -> list[FigureSpec]:
                 f"{name}, seed {network.seed}: persistence barcodes of class a at the middle "
                 f"hidden layer over hop scales 1-{BARCODE_MAX_SCALE}.",
                 "Persistence over hop scales",
-                lambda network=network: barcodes_figure(store, network, dataset_of(network)),
+                lambda network=network: barcodes_figure(network, *cache.get(network)),
             )
         )
     sections = list(dict.fromkeys(spec.section for spec in specs))
     return sorted(specs, key=lambda spec: sections.index(spec.section))  # stable within one
 
 
-def layers_figure(store: Store, network: NetworkTrajectory, dataset: Dataset) -> Figure:
+def layers(
+    network: NetworkTrajectory, dataset: Dataset, preset: TopologyPreset, labels: str
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """A kept network's layer outputs on the homology subsample and each point's class."""
+    trained = load_network(network.directory / "params" / f"{network.network_id}.npz")
+    return homology_layers(trained, dataset, preset.stride, labels)
+
+
+def layers_figure(
+    network: NetworkTrajectory, dataset: Dataset, preset: TopologyPreset, labels: str
+) -> Figure:
     """A network's layers side by side (3-D projections for 3-D or wider data)."""
-    trained = load_network(network.directory / "params" / f"{network.network_id}.npz")
-    preset = preset_for(store, network, dataset)
-    outputs, labels = network_layers(trained, dataset, preset.stride)
+    outputs, membership = layers(network, dataset, preset, labels)
     title = f"{network.dataset} {network.architecture} {network.activation}, seed {network.seed}"
-    return plot_layers(outputs, labels, title=title, dim=3 if dataset.dim >= 3 else 2)
+    return plot_layers(outputs, membership, title=title, dim=3 if dataset.dim >= 3 else 2)
 
 
-def barcodes_figure(store: Store, network: NetworkTrajectory, dataset: Dataset) -> Figure:
+def barcodes_figure(
+    network: NetworkTrajectory, dataset: Dataset, preset: TopologyPreset, labels: str
+) -> Figure:
     """Barcodes of class a's cloud at the network's middle hidden layer, hop scales 1-3."""
-    trained = load_network(network.directory / "params" / f"{network.network_id}.npz")
-    preset = preset_for(store, network, dataset)
-    outputs, labels = network_layers(trained, dataset, preset.stride)
+    outputs, membership = layers(network, dataset, preset, labels)
     layer = (len(outputs) - 1) // 2
     result = persistence(
-        outputs[layer][labels == 0],
+        outputs[layer][membership == 0],
         preset.k,
         max_scale=BARCODE_MAX_SCALE,
         maxdim=min(preset.maxdim, 1),
@@ -208,10 +233,8 @@ def barcodes_figure(store: Store, network: NetworkTrajectory, dataset: Dataset) 
     return plot_barcodes(result, title=title)
 
 
-def scan_around_preset(store: Store, network: NetworkTrajectory):
+def scan_around_preset(dataset: Dataset, preset: TopologyPreset) -> ParameterScan:
     """The input's Betti numbers at k in {k/2, k, 2k} and hop scales 1-3 around the preset."""
-    dataset = dataset_for(store, network)
-    preset = preset_for(store, network, dataset)
     ks = sorted({max(1, preset.k // 2), preset.k, 2 * preset.k})
     return scan_parameters(dataset, ks, [1, 2, 3], maxdim=preset.maxdim, stride=preset.stride)
 
@@ -291,9 +314,9 @@ def report_blocks(
             "p",
             f"Results from {sources}: {len(store.networks)} networks, "
             f"{sum(n.well_trained for n in store.networks)} well trained, "
-            f"{len(store.measured())} measured. Betti numbers per class ({dims}) at the input "
-            "(layer 0), after every hidden layer and at the logits; means over the measured "
-            "well-trained networks.",
+            f"{len(store.usable())} of them measured. Betti numbers per class ({dims}) at the "
+            "input (layer 0), after every hidden layer and at the logits; means over the "
+            "measured well-trained networks.",
         ),
         Block("h2", "Summary"),
         Block("table", header=SUMMARY_HEADER, rows=tuple(summary_rows(store))),

@@ -53,6 +53,11 @@ class NetworkTrajectory:
         missing = np.isnan(self.betti).reshape(-1, self.betti.shape[-1])
         return not missing[:, 0].any() and bool((missing.all(axis=0) | ~missing.any(axis=0)).all())
 
+    @property
+    def usable(self) -> bool:
+        """Well trained and fully measured: what summaries, claims and figures count."""
+        return self.well_trained and self.measured
+
     def dims_measured(self, dims: tuple[int, ...]) -> tuple[int, ...]:
         """Those of the store's `dims` this network has values for."""
         present = ~np.isnan(self.betti).reshape(-1, self.betti.shape[-1]).all(axis=0)
@@ -89,12 +94,12 @@ class Store:
         """(dataset, architecture, activation) in order of first appearance."""
         return list(dict.fromkeys(network.setting for network in self.networks))
 
-    def measured(self, setting: tuple[str, str, str] | None = None) -> list[NetworkTrajectory]:
-        """Fully measured networks, of one setting or of all."""
+    def usable(self, setting: tuple[str, str, str] | None = None) -> list[NetworkTrajectory]:
+        """Well-trained, fully measured networks, of one setting or of all."""
         return [
             network
             for network in self.networks
-            if network.measured and (setting is None or network.setting == setting)
+            if network.usable and (setting is None or network.setting == setting)
         ]
 
 
@@ -105,9 +110,9 @@ class SettingSummary:
     Attributes:
         networks: networks trained.
         well_trained: networks that passed the paper's rule.
-        measured: networks with every layer and class measured.
+        measured: well-trained networks with every layer and class measured.
         mean_betti: (label, dimension) -> float[n_layers + 1], the mean Betti number per layer
-            (layer 0 = input, last = logits) over the measured networks.
+            (layer 0 = input, last = logits) over those measured well-trained networks.
     """
 
     dataset: str
@@ -183,22 +188,21 @@ def load_store(directory: str | Path) -> Store:
             )
     except ValueError as error:
         raise InputError(f"{networks_path}: malformed value ({error})") from None
-    try:
-        for number, row in enumerate(betti_rows, start=2):
-            network = trajectories.get(row["network_id"])
-            if network is None:
-                continue  # measured before its networks.csv row was written (killed run)
+    for number, row in enumerate(betti_rows, start=2):
+        network = trajectories.get(row["network_id"])
+        if network is None:
+            continue  # measured before its networks.csv row was written (killed run)
+        try:
             layer, label = int(row["layer"]), int(row["label"])
-            if not (0 <= layer < len(network.betti) and label in LABELS):
-                raise InputError(
-                    f"{betti_path}: line {number}: {row['network_id']} has no layer {layer} "
-                    f"label {label}"
-                )
-            network.betti[layer, label] = [
-                float(row[f"b{d}"]) if row[f"b{d}"] != "" else np.nan for d in dims
-            ]
-    except ValueError as error:
-        raise InputError(f"{betti_path}: malformed value ({error})") from None
+            values = [float(row[f"b{d}"]) if row[f"b{d}"] != "" else np.nan for d in dims]
+        except ValueError as error:
+            raise InputError(f"{betti_path}: line {number}: malformed value ({error})") from None
+        if not (0 <= layer < len(network.betti) and label in LABELS):
+            raise InputError(
+                f"{betti_path}: line {number}: {row['network_id']} has no layer {layer} "
+                f"label {label}"
+            )
+        network.betti[layer, label] = values
     config_path = directory / "config.json"
     config = read_json(config_path) if config_path.exists() else {}
     return Store(directory, dims, tuple(trajectories.values()), {directory: config})
@@ -238,7 +242,7 @@ def summarize(store: Store | str | Path) -> list[SettingSummary]:
     summaries = []
     for setting in store.settings():
         rows = [network for network in store.networks if network.setting == setting]
-        measured = store.measured(setting)
+        measured = store.usable(setting)
         mean = {}
         if measured:
             average = np.mean([network.betti for network in measured], axis=0)

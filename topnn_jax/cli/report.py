@@ -71,7 +71,8 @@ def report_command(args: argparse.Namespace) -> int:
     """Write report.md and report.html."""
     out = output_folder(args)
     store = load_stores(args.directories)
-    title = args.title or "topnn-jax report: " + ", ".join(d.name for d in args.directories)
+    names = ", ".join(directory.resolve().name for directory in args.directories)
+    title = args.title or f"topnn-jax report: {names}"
     bar, on_figure = progress_bar()
     with bar:
         markdown, page = write_report(store, out, title, tuple(args.format), args.scan, on_figure)

@@ -1,7 +1,6 @@
 """Figures of data sets, layers and results (matplotlib, headless)."""
 
 from topnn_jax.plotting.clouds import (
-    network_layers,
     plot_barcodes,
     plot_dataset,
     plot_layers,
@@ -20,7 +19,6 @@ __all__ = [
     "betti_trajectories",
     "comparison_groups",
     "figure_bytes",
-    "network_layers",
     "new_figure",
     "plot_barcodes",
     "plot_dataset",

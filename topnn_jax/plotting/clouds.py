@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib import colormaps, colors
@@ -23,13 +22,9 @@ from matplotlib.ticker import MaxNLocator
 
 from topnn_jax.datasets import Dataset
 from topnn_jax.errors import InputError
-from topnn_jax.models import layer_outputs
 from topnn_jax.plotting.common import CLASS_COLOURS, CLASS_NAMES, new_figure
 from topnn_jax.scan import ParameterScan, ScanEntry
 from topnn_jax.topology import Persistence, check_int
-
-if TYPE_CHECKING:
-    from topnn_jax.training import TrainedNetwork
 
 LAYERS_PER_ROW = 6
 MAX_BARS = 200
@@ -284,7 +279,8 @@ def plot_layers(
     At most `LAYERS_PER_ROW` panels per row.
 
     Args:
-        outputs: per layer float[n, w_i] (input, hidden..., logits), e.g. from `network_layers`.
+        outputs: per layer float[n, w_i] (input, hidden..., logits), e.g. from
+            `topnn_jax.pipeline.homology_layers`.
         labels: int[n] in {0, 1}.
         title: figure title.
         dim: 2 or 3 (3-D panels).
@@ -320,29 +316,6 @@ def plot_layers(
     if title:
         figure.suptitle(title)
     return figure
-
-
-def network_layers(
-    network: TrainedNetwork, dataset: Dataset, stride: int | None = None
-) -> tuple[list[np.ndarray], np.ndarray]:
-    """Every layer's output for the homology subsample of both classes.
-
-    Args:
-        network: a trained network for `dataset` (same name).
-        dataset: its data set.
-        stride: subsample stride (default: the data set's preset).
-
-    Returns:
-        (outputs, labels): per layer float32[m, w_i] (input, hidden..., logits) for the points
-        of class a then class b, and their labels int[m].
-    """
-    if network.member.dataset != dataset.name:
-        raise InputError(
-            f"the network was trained on {network.member.dataset!r}, not on {dataset.name!r}"
-        )
-    indices = np.concatenate([dataset.homology_indices(label, stride) for label in (0, 1)])
-    outputs = layer_outputs(network.params, network.member.spec, dataset.train_points[indices])
-    return outputs, np.asarray(dataset.train_labels)[indices]
 
 
 # --- parameter scans ------------------------------------------------------------------------

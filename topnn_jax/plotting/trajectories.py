@@ -79,15 +79,10 @@ def trajectory_band(
     return TrajectoryBand(values.mean(axis=0), 0.5 * values.std(axis=0), len(networks))
 
 
-def usable(network: NetworkTrajectory) -> bool:
-    """Well trained and measured: the networks the paper's figures average over."""
-    return network.well_trained and network.measured
-
-
 def trajectory_groups(store: Store) -> list[tuple[str, str]]:
     """(dataset, architecture) pairs with well-trained measured networks, in store order: the
     `betti_trajectories` figures this store can make."""
-    return list(dict.fromkeys((n.dataset, n.architecture) for n in store.networks if usable(n)))
+    return list(dict.fromkeys((n.dataset, n.architecture) for n in store.networks if n.usable))
 
 
 def comparison_groups(store: Store) -> list[tuple[str, str, list[str]]]:
@@ -96,7 +91,7 @@ def comparison_groups(store: Store) -> list[tuple[str, str, list[str]]]:
     store can make."""
     groups: dict[tuple[str, str], dict[str, None]] = {}
     for network in store.networks:
-        if usable(network):
+        if network.usable:
             groups.setdefault((network.dataset, network.activation), {})[network.architecture] = (
                 None
             )
@@ -130,7 +125,7 @@ def betti_trajectories(
         [a for d, a, _ in store.settings() if d == dataset],
         f" for {dataset}",
     )
-    networks = [n for n in store.networks if n.setting[:2] == (dataset, architecture) and usable(n)]
+    networks = [n for n in store.networks if n.setting[:2] == (dataset, architecture) and n.usable]
     what = f"{dataset} {architecture}"
     _require_networks(store, networks, what)
     dims, indices = _resolve_dims(store, networks, dims, what)
@@ -206,9 +201,7 @@ def architecture_comparison(
     )
     present = [a for d, a, act in store.settings() if (d, act) == (dataset, activation)]
     selected = [
-        n
-        for n in store.networks
-        if (n.dataset, n.activation) == (dataset, activation) and usable(n)
+        n for n in store.networks if (n.dataset, n.activation) == (dataset, activation) and n.usable
     ]
     if architectures is None:
         architectures = list(dict.fromkeys(n.architecture for n in selected))
