@@ -369,12 +369,8 @@ def render_markdown(blocks: list[Block]) -> str:
     """The blocks as Markdown; figures link to their PNG files."""
     parts = []
     for block in blocks:
-        if block.kind == "h1":
-            parts.append(f"# {block.text}\n")
-        elif block.kind == "h2":
-            parts.append(f"## {block.text}\n")
-        elif block.kind == "h3":
-            parts.append(f"### {block.text}\n")
+        if block.kind in ("h1", "h2", "h3"):
+            parts.append(f"{'#' * int(block.kind[1])} {block.text}\n")
         elif block.kind == "p":
             parts.append(f"{block.text}\n")
         elif block.kind == "table":
