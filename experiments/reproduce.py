@@ -37,6 +37,12 @@ def settings(configs: Path = SETTINGS_DIR) -> list[str]:
     return sorted(path.stem for path in configs.glob("*.toml"))
 
 
+def machine() -> str:
+    """This machine in words: host, processor, CPUs, memory."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    return f"{platform.node()}: {platform.machine()}, {os.cpu_count()} CPUs, {memory:.0f} GB"
+
+
 def collect(setting: str, store: Path, results: Path, seconds: float) -> None:
     """Copy a store's tables to `results/<setting>/` and add this run to its timing.json."""
     target = results / setting
@@ -52,7 +58,7 @@ def collect(setting: str, store: Path, results: Path, seconds: float) -> None:
         {
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             "seconds": round(seconds, 1),
-            "machine": platform.node(),
+            "machine": machine(),
             "jax_backend": environment["jax_backend"],
             "jax_devices": environment["jax_devices"],
             "cpus": environment["available_cpus"],
