@@ -148,7 +148,8 @@ def test_groups(store):
         ("D-I", "4_by_15"),
         ("D-I", BOTTLENECK),
     ]
-    assert comparison_groups(store) == [("D-I", "leaky_relu", ["10_by_15", "4_by_15", BOTTLENECK])]
+    # shallow to deep, then narrow to wide: the bottleneck (one width-3 layer) before 10_by_15
+    assert comparison_groups(store) == [("D-I", "leaky_relu", ["4_by_15", BOTTLENECK, "10_by_15"])]
 
 
 def test_trajectory_panels_titles_and_legend(store):

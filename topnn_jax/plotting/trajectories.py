@@ -87,15 +87,18 @@ def trajectory_groups(store: Store) -> list[tuple[str, str]]:
 
 def comparison_groups(store: Store) -> list[tuple[str, str, list[str]]]:
     """(dataset, activation, architectures) with at least two architectures that have
-    well-trained measured networks, in store order: the `architecture_comparison` figures this
-    store can make."""
-    groups: dict[tuple[str, str], dict[str, None]] = {}
+    well-trained measured networks: the `architecture_comparison` figures this store can make.
+    Groups in store order; architectures shallow to deep, then narrow to wide."""
+    groups: dict[tuple[str, str], dict[str, tuple[int, ...]]] = {}
     for network in store.networks:
         if network.usable:
-            groups.setdefault((network.dataset, network.activation), {})[network.architecture] = (
-                None
-            )
-    return [(d, a, list(archs)) for (d, a), archs in groups.items() if len(archs) >= 2]
+            group = groups.setdefault((network.dataset, network.activation), {})
+            group[network.architecture] = network.hidden
+    return [
+        (d, a, sorted(archs, key=lambda name: (len(archs[name]), sum(archs[name]))))
+        for (d, a), archs in groups.items()
+        if len(archs) >= 2
+    ]
 
 
 def betti_trajectories(
