@@ -199,6 +199,10 @@ def test_top_up_trains_more_seeds_until_the_budget_when_too_few_succeed(tmp_path
     run_experiment(config, out=out, resume=True)  # nothing left to train
     assert table(out / "networks.csv") == networks
     assert {path.name: path.stat().st_mtime_ns for path in (out / "params").iterdir()} == stamps
+    # a larger top-up on resume only adds seeds
+    more = text.replace("top_up = 3", "top_up = 5").replace('"relu", "tanh"', '"relu"')
+    run_experiment(parse_config(more, name="top-up"), out=out, resume=True)
+    assert sorted(int(row["seed"]) for row in table(out / "networks.csv")) == list(range(7))
 
 
 def test_measure_only_resume_measures_the_stored_networks_and_trains_none(reference, tmp_path):

@@ -103,19 +103,23 @@ def open_store(config: ExperimentConfig, out: Path, resume: bool) -> None:
             )
         saved = read_json(config_path)
         current = config.to_dict()
-        if strip_run(saved) != strip_run(current):
+        if resumable_part(saved) != resumable_part(current):
             raise InputError(
                 f"{out} holds a run of a different experiment; resume needs the same config "
-                "(only [run] may change)"
+                "(only [run] and [networks] top_up may change)"
             )
     out.mkdir(parents=True, exist_ok=True)
     write_json(config_path, config.to_dict())
     write_json(out / "environment.json", environment())
 
 
-def strip_run(config: dict) -> dict:
-    """The config without its [run] section and name (which may differ between resumes)."""
-    return {key: value for key, value in config.items() if key not in ("run", "name")}
+def resumable_part(config: dict) -> dict:
+    """What must match between resumes: the config without its name, its [run] section and
+    [networks] top_up (more top-up seeds only add networks)."""
+    kept = {key: value for key, value in config.items() if key not in ("run", "name")}
+    if isinstance(kept.get("networks"), dict):
+        kept["networks"] = {k: v for k, v in kept["networks"].items() if k != "top_up"}
+    return kept
 
 
 def dataset_of(config: ExperimentConfig, name: str) -> Dataset:
