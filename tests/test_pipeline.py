@@ -76,13 +76,14 @@ def test_store_holds_every_network_layer_and_class(reference):
 
 
 def test_summary_aggregates_per_setting(reference, capsys):
+    # 300 steps train no network well: all are measured (measure = "all"), but summaries,
+    # like claims and figures, average only well-trained networks
     summaries = summarize(reference)
-    assert {(s.activation, s.networks, s.measured) for s in summaries} == {
-        ("relu", 2, 2),
-        ("tanh", 2, 2),
+    assert {(s.activation, s.networks, s.well_trained, s.measured) for s in summaries} == {
+        ("relu", 2, 0, 0),
+        ("tanh", 2, 0, 0),
     }
-    relu = next(s for s in summaries if s.activation == "relu")
-    assert relu.mean_betti[(0, 0)][0] == 9.0 and relu.mean_betti[(1, 1)][0] == 9.0
+    assert all(s.mean_betti == {} for s in summaries)
     assert main(["summary", str(reference)]) == 0
     assert "D-I 3_by_6 relu" in capsys.readouterr().out
 
