@@ -423,7 +423,7 @@ def write_report(
 ) -> tuple[Path, Path]:
     """Draw the figures into `out/figures/` and write `out/report.md` and `out/report.html`
     (atomically); `formats` adds e.g. "svg" or "pdf" copies of each figure."""
-    drawn = list(draw_figures(figure_specs(store, scan), out, formats, progress))
+    drawn = write_figures(store, out, formats, scan, progress)
     blocks = report_blocks(store, title, drawn, out)
     markdown, page = out / "report.md", out / "report.html"
     atomic_write_text(markdown, render_markdown(blocks))
