@@ -68,7 +68,12 @@ def collect(setting: str, store: Path, results: Path, seconds: float) -> None:
 
 
 def run_setting(
-    setting: str, configs: Path, stores: Path, results: Path, measure_only: bool = False
+    setting: str,
+    configs: Path,
+    stores: Path,
+    results: Path,
+    measure_only: bool = False,
+    member_chunk: int | None = None,
 ) -> int:
     """Run (or resume) one setting and collect its tables; the CLI's exit status."""
     store = stores / setting
@@ -77,6 +82,8 @@ def run_setting(
         arguments.append("--resume")
     if measure_only:
         arguments.append("--measure-only")
+    if member_chunk is not None:
+        arguments += ["--member-chunk", str(member_chunk)]
     print(f"== {setting}: {' '.join(arguments)}", flush=True)
     start = time.perf_counter()
     status = topnn_jax_main(arguments)
@@ -100,6 +107,12 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="train nothing: measure the networks the stores hold (trained elsewhere)",
     )
+    parser.add_argument(
+        "--member-chunk",
+        type=int,
+        metavar="N",
+        help="networks per compiled training group (see `topnn-jax run --member-chunk`)",
+    )
     return parser.parse_args(argv)
 
 
@@ -118,7 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     failed = [
         name
         for name in chosen
-        if run_setting(name, args.configs, args.stores, args.results, args.measure_only) != 0
+        if run_setting(
+            name, args.configs, args.stores, args.results, args.measure_only, args.member_chunk
+        )
+        != 0
     ]
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)

@@ -18,7 +18,13 @@ from topnn_jax.cli import main
 from topnn_jax.config import parse_config
 from topnn_jax.datasets import load
 from topnn_jax.errors import InputError
-from topnn_jax.pipeline import RunEvents, homology_layers, run_experiment
+from topnn_jax.pipeline import (
+    RunEvents,
+    homology_layers,
+    interleave,
+    run_experiment,
+    top_up_round_size,
+)
 from topnn_jax.results import summarize
 from topnn_jax.training import load_network
 
@@ -204,6 +210,42 @@ def test_top_up_trains_more_seeds_until_the_budget_when_too_few_succeed(tmp_path
     more = text.replace("top_up = 3", "top_up = 5").replace('"relu", "tanh"', '"relu"')
     run_experiment(parse_config(more, name="top-up"), out=out, resume=True)
     assert sorted(int(row["seed"]) for row in table(out / "networks.csv")) == list(range(7))
+
+
+@pytest.mark.parametrize(
+    ("target", "tried", "well", "untried", "size"),
+    [
+        (30, 30, 3, 570, 270),  # 1 in 10 succeeded: 27 short need about 270 more seeds
+        (30, 30, 0, 570, 570),  # none succeeded: at least 30 x 30, but only 570 are left
+        (30, 30, 29, 570, 2),  # 1 short at a 29/30 rate: ceil(30 / 29) seeds
+        (30, 45, 30, 555, 0),  # enough well-trained networks
+        (4, 0, 0, 10, 4),  # nothing tried yet: as many as are short
+        (4, 4, 2, 1, 1),  # the last untried seed
+    ],
+)
+def test_top_up_round_size_scales_the_shortfall_by_the_success_rate(
+    target, tried, well, untried, size
+):
+    assert top_up_round_size(target, tried, well, untried) == size
+
+
+def test_interleave_takes_every_list_in_turn():
+    assert interleave([["a1", "a2", "a3"], [], ["c1", "c2"]]) == ["a1", "c1", "a2", "c2", "a3"]
+
+
+def test_member_chunk_changes_grouping_not_results_and_may_change_on_resume(
+    reference, tmp_path, capsys
+):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY)
+    out = tmp_path / "chunked"
+    assert main(["run", str(config), "--out", str(out), "--member-chunk", "1"]) == 0
+    assert table(out / "networks.csv") == table(reference / "networks.csv")
+    assert table(out / "betti.csv") == table(reference / "betti.csv")
+    resumed = ["run", str(config), "--out", str(out), "--resume", "--member-chunk", "3"]
+    assert main(resumed) == 0
+    assert main([*resumed[:-1], "0"]) == 2
+    assert "--member-chunk must be >= 1" in capsys.readouterr().err
 
 
 def test_measure_only_resume_measures_the_stored_networks_and_trains_none(reference, tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import itertools
 import os
 import platform
 import sys
@@ -106,7 +107,7 @@ def open_store(config: ExperimentConfig, out: Path, resume: bool) -> None:
         if resumable_part(saved) != resumable_part(current):
             raise InputError(
                 f"{out} holds a run of a different experiment; resume needs the same config "
-                "(only [run] and [networks] top_up may change)"
+                "(only [run], [networks] top_up and [training] member_chunk may change)"
             )
     out.mkdir(parents=True, exist_ok=True)
     write_json(config_path, config.to_dict())
@@ -114,12 +115,29 @@ def open_store(config: ExperimentConfig, out: Path, resume: bool) -> None:
 
 
 def resumable_part(config: dict) -> dict:
-    """What must match between resumes: the config without its name, its [run] section and
-    [networks] top_up (more top-up seeds only add networks)."""
+    """What must match between resumes: the config without its name, its [run] section,
+    [networks] top_up (more top-up seeds only add networks) and [training] member_chunk (a
+    member's outcome does not depend on its group)."""
     kept = {key: value for key, value in config.items() if key not in ("run", "name")}
-    if isinstance(kept.get("networks"), dict):
-        kept["networks"] = {k: v for k, v in kept["networks"].items() if k != "top_up"}
+    for section, key in (("networks", "top_up"), ("training", "member_chunk")):
+        if isinstance(kept.get(section), dict):
+            kept[section] = {k: v for k, v in kept[section].items() if k != key}
     return kept
+
+
+def top_up_round_size(target: int, tried: int, well: int, untried: int) -> int:
+    """Seeds a spec's next top-up round trains: those it is short of `target` well-trained
+    networks, scaled by its observed success rate well/tried (below 1/tried when none
+    succeeded), so that one round usually suffices; at most the `untried` seeds left."""
+    short = max(target - well, 0)
+    if short == 0 or tried == 0:
+        return min(short, untried)
+    return min(-(-short * tried // max(well, 1)), untried)
+
+
+def interleave(lists: list[list[Member]]) -> list[Member]:
+    """The lists' members round-robin: every list's first, then every list's second, ..."""
+    return [item for group in itertools.zip_longest(*lists) for item in group if item is not None]
 
 
 def dataset_of(config: ExperimentConfig, name: str) -> Dataset:
@@ -289,8 +307,9 @@ class ExperimentRun:
 
         Each architecture x activation first trains the config's seeds; while fewer of them
         than there are seeds are well trained, the next seeds after the largest (up to
-        `[networks] top_up` more) are trained in rounds, as the paper trained more networks
-        where fewer succeeded. Returns what `train_members` returns, over all rounds.
+        `[networks] top_up` more) are trained in rounds sized by its success rate so far, as
+        the paper trained more networks where fewer succeeded. Returns what `train_members`
+        returns, over all rounds.
         """
         dataset = self.datasets[name]
         specs = self.config.architecture_specs(dataset.dim)
@@ -313,18 +332,20 @@ class ExperimentRun:
         return list(range(first, first + self.config.networks.top_up))
 
     def top_up_members(self, dataset: str, specs: list[ArchitectureSpec]) -> list[Member]:
-        """Untrained extra-seed members: for each spec short of well-trained networks, as many
-        as it is short, in seed order."""
+        """The next top-up round: for each spec short of well-trained networks, as many untried
+        extra seeds as its success rate so far says it needs (`top_up_round_size`), the specs'
+        members interleaved by seed so that a round cut short has advanced every spec."""
         seeds = [*self.config.networks.seeds, *self.extra_seeds()]
         target = len(self.config.networks.seeds)
-        chosen = []
+        per_spec = []
         for spec in specs:
             tried = make_members(dataset, [spec], seeds)
             rows = [self.networks.rows.get((member.network_id,)) for member in tried]
             well = sum(row is not None and row["well_trained"] == "true" for row in rows)
             untried = [member for member, row in zip(tried, rows, strict=True) if row is None]
-            chosen += untried[: max(target - well, 0)]
-        return chosen
+            size = top_up_round_size(target, len(tried) - len(untried), well, len(untried))
+            per_spec.append(untried[:size])
+        return interleave(per_spec)
 
     def train_members(self, dataset: Dataset, members: list[Member]) -> list[TrainedNetwork]:
         """Train the members not yet in the store, recording and (when streaming) measuring

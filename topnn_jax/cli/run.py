@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
 from tqdm import tqdm
 
-from topnn_jax.config import load_config
+from topnn_jax.config import ExperimentConfig, load_config
 from topnn_jax.errors import InputError
 from topnn_jax.pipeline import PhJob, RunEvents, run_experiment
 from topnn_jax.results import format_summary, summarize
@@ -31,6 +32,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--measure-only",
         action="store_true",
         help="with --resume: train nothing, measure the networks the store already holds",
+    )
+    run.add_argument(
+        "--member-chunk",
+        type=int,
+        metavar="N",
+        help="networks per compiled training group (overrides [training] member_chunk; "
+        "results do not depend on it: smaller groups finish, and are saved, sooner)",
     )
     run.set_defaults(handler=run_command)
 
@@ -78,6 +86,8 @@ class ProgressBars:
 def run_command(args: argparse.Namespace) -> int:
     """Run the experiment and print its summary."""
     config = load_config(args.config)
+    if args.member_chunk is not None:
+        config = with_member_chunk(config, args.member_chunk)
     if args.measure_only and not args.resume:
         raise InputError("--measure-only measures a store's trained networks: add --resume")
     bars = ProgressBars()
@@ -97,6 +107,15 @@ def run_command(args: argparse.Namespace) -> int:
     print(f"\n{config.name}: finished in {time.perf_counter() - start:.0f} s; results in {out}\n")
     print(format_summary(summarize(out)))
     return 0
+
+
+def with_member_chunk(config: ExperimentConfig, chunk: int) -> ExperimentConfig:
+    """`config` training `chunk` networks per compiled group."""
+    if chunk < 1:
+        raise InputError(f"--member-chunk must be >= 1 (networks per group), got {chunk}")
+    return dataclasses.replace(
+        config, training=dataclasses.replace(config.training, member_chunk=chunk)
+    )
 
 
 def summary_command(args: argparse.Namespace) -> int:
