@@ -356,6 +356,7 @@ class ExperimentRun:
         for member in members:  # resumed: measure what is still missing
             if member not in todo and not self.fully_measured(member):
                 self.measure(load_network(self.params_dir / f"{member.network_id}.npz"))
+                self.drain(block=False)  # record finished jobs as they come, not at the end
 
         def report(progress: Progress) -> None:
             self.drain(block=False)
@@ -375,7 +376,7 @@ class ExperimentRun:
             if self.stream:
                 for network in networks:
                     self.measure(network)
-                self.drain(block=False)
+                    self.drain(block=False)
             else:
                 trained.extend(networks)
         return trained
