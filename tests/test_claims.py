@@ -275,6 +275,21 @@ def test_claims_2_to_4_leave_out_classes_with_nothing_to_reduce(tmp_path):
     assert "1 excluded" in claims_table_markdown([label_1])
 
 
+def test_an_input_already_minimal_is_named_as_the_reason_for_too_few_networks(tmp_path):
+    # real data at hop scale 2 and above: each class's input is already (1, 0)
+    minimal_input = np.full((11, 2, 2), 0.0)
+    minimal_input[:, :, 0] = 1.0
+    store = write_store(
+        tmp_path,
+        [FakeNetwork("10_by_15", activation, minimal_input) for activation in ("relu", "tanh")] * 6,
+    )
+    for result in of_claim(evaluate_claims(store), 2):
+        assert result.verdict == NOT_ENOUGH_DATA
+        assert "relu has 0, tanh has 0 usable network(s)" in result.shortfall
+        assert "12 more left out" in result.shortfall
+        assert "already minimal" in result.shortfall
+
+
 def test_claim_3_holds_when_shallow_networks_reduce_in_their_last_layer(tmp_path):
     store = write_store(
         tmp_path,

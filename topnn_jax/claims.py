@@ -303,11 +303,20 @@ def _kept(numbers: Iterable[ClaimNumber | None]) -> tuple[ClaimNumber, ...]:
 
 
 def _shortfall(groups: dict[str, _Values]) -> str | None:
-    """'tanh has 3 usable networks' for the groups below `MIN_NETWORKS`, or None."""
-    short = [f"{name} has {group.n}" for name, group in groups.items() if group.n < MIN_NETWORKS]
+    """'tanh has 3 usable networks' for the groups below `MIN_NETWORKS`, or None; networks left
+    out because the statistic is undefined for them are counted and explained."""
+    short = {name: group for name, group in groups.items() if group.n < MIN_NETWORKS}
     if not short:
         return None
-    return f"{', '.join(short)} usable network(s), needs {MIN_NETWORKS} per group"
+    counts = ", ".join(f"{name} has {group.n}" for name, group in short.items())
+    text = f"{counts} usable network(s), needs {MIN_NETWORKS} per group"
+    left_out = sum(group.excluded for group in short.values())
+    if left_out:
+        text += (
+            f" ({left_out} more left out: the statistic is undefined where the input's topology"
+            " is already minimal, T(0) = 1, or is never reduced)"
+        )
+    return text
 
 
 def _directional(differences: Sequence[ClaimNumber | None], sign: int) -> str:
