@@ -258,6 +258,30 @@ def test_measure_only_resume_measures_the_stored_networks_and_trains_none(refere
     assert table(out / "networks.csv") == table(reference / "networks.csv")
 
 
+def test_a_resumed_run_trains_before_it_measures_what_an_earlier_run_left(reference, tmp_path):
+    out = tmp_path / "store"
+    shutil.copytree(reference, out)
+    unmeasured, untrained = "D-I_3_by_6_relu_s0", "D-I_3_by_6_tanh_s1"
+    for name, drop in (("betti.csv", (unmeasured, untrained)), ("networks.csv", (untrained,))):
+        lines = (out / name).read_text().splitlines(keepends=True)
+        (out / name).write_text("".join(line for line in lines if not line.startswith(drop)))
+    (out / "params" / f"{untrained}.npz").unlink()
+    events = []
+    run_experiment(
+        tiny_config(),
+        out=out,
+        resume=True,
+        events=RunEvents(
+            group_done=lambda networks: events.append("trained"),
+            jobs_submitted=lambda count: events.append(count),
+        ),
+    )
+    # the retrained network's 8 jobs follow its training; then the leftover network's 8
+    assert events == ["trained", 8, 8]
+    assert table(out / "betti.csv") == table(reference / "betti.csv")
+    assert table(out / "networks.csv") == table(reference / "networks.csv")
+
+
 def test_measure_only_needs_resume(tmp_path, capsys):
     config = tmp_path / "tiny.toml"
     config.write_text(TINY)

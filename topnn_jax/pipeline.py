@@ -308,22 +308,29 @@ class ExperimentRun:
         Each architecture x activation first trains the config's seeds; while fewer of them
         than there are seeds are well trained, the next seeds after the largest (up to
         `[networks] top_up` more) are trained in rounds sized by its success rate so far, as
-        the paper trained more networks where fewer succeeded. Returns what `train_members`
-        returns, over all rounds.
+        the paper trained more networks where fewer succeeded. Networks an earlier run
+        trained but left unmeasured are measured after all training, so that a resumed run
+        keeps the accelerator busy first. Returns what `train_members` returns, over all rounds.
         """
         dataset = self.datasets[name]
         specs = self.config.architecture_specs(dataset.dim)
-        seeds = self.config.networks.seeds
-        extras = self.extra_seeds()
-        known_extras = [
+        members = make_members(dataset.name, specs, self.config.networks.seeds)
+        members += [  # a resumed run's earlier top-up rounds
             member
-            for member in make_members(dataset.name, specs, extras)
+            for member in make_members(dataset.name, specs, self.extra_seeds())
             if (member.network_id,) in self.networks
         ]
-        trained = self.train_members(dataset, make_members(dataset.name, specs, seeds))
-        trained += self.train_members(dataset, known_extras)  # a resumed run's earlier rounds
+        unmeasured = [
+            member
+            for member in members
+            if (member.network_id,) in self.networks and not self.fully_measured(member)
+        ]
+        trained = self.train_members(dataset, members)
         while self.train_new and (more := self.top_up_members(dataset.name, specs)):
             trained += self.train_members(dataset, more)
+        for member in unmeasured:
+            self.measure(load_network(self.params_dir / f"{member.network_id}.npz"))
+            self.drain(block=False)  # record finished jobs as they come, not at the end
         return trained
 
     def extra_seeds(self) -> list[int]:
@@ -349,14 +356,9 @@ class ExperimentRun:
 
     def train_members(self, dataset: Dataset, members: list[Member]) -> list[TrainedNetwork]:
         """Train the members not yet in the store, recording and (when streaming) measuring
-        each group as it finishes; members trained by an earlier run are reloaded and measured
-        where needed. Returns the newly trained networks (for the caller to measure when not
-        streaming)."""
+        each group as it finishes. Returns the newly trained networks (for the caller to
+        measure when not streaming)."""
         todo = [m for m in members if (m.network_id,) not in self.networks]
-        for member in members:  # resumed: measure what is still missing
-            if member not in todo and not self.fully_measured(member):
-                self.measure(load_network(self.params_dir / f"{member.network_id}.npz"))
-                self.drain(block=False)  # record finished jobs as they come, not at the end
 
         def report(progress: Progress) -> None:
             self.drain(block=False)
