@@ -22,6 +22,7 @@ the same whatever its batch mates, the batch size or the number of devices (test
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -650,6 +651,9 @@ def _train_group(
     compiles once).
     """
     n_devices = mesh.devices.size
+    # only the group's own activations are computed (a mixed group evaluates every one of them)
+    activations = tuple(dict.fromkeys(member.spec.activation for member in group))
+    bucket = dataclasses.replace(bucket, activations=activations)
     state = start_batch(group, bucket, config, mesh)
     rows = np.full(state.steps.shape[0], -1)  # batch position -> index in group, -1 = filler
     rows[: len(group)] = np.arange(len(group))
