@@ -1,7 +1,9 @@
-"""Exact kNN on the JAX device (`topnn_jax.knn`) against float64 brute force."""
+"""Exact kNN, on the JAX device (`topnn_jax.knn`) and on the host (`topnn_jax.tree_knn`), against
+float64 brute force and each other."""
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,6 +12,8 @@ from sklearn.neighbors import NearestNeighbors
 
 from topnn_jax.errors import InputError
 from topnn_jax.knn import knn_indices
+from topnn_jax.topology import knn_engine, neighbour_table
+from topnn_jax.tree_knn import tree_knn_indices
 
 
 def brute_force(points: np.ndarray, k: int) -> np.ndarray:
@@ -83,3 +87,58 @@ def test_k_out_of_range(k):
 def test_small_block_budget_gives_same_answer():
     points = np.random.default_rng(2).normal(size=(700, 4)).astype(np.float32)
     assert np.array_equal(knn_indices(points, 9, block_bytes=1), knn_indices(points, 9))
+
+
+# --- the host kd-tree engine ---------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(2, 150),
+    d=st.integers(1, 6),
+    k=st.integers(1, 20),
+    grid=st.booleans(),
+)
+def test_tree_matches_brute_force_with_ties_and_duplicates(seed, n, d, k, grid):
+    rng = np.random.default_rng(seed)
+    points = rng.integers(0, 3, size=(n, d)) if grid else rng.normal(size=(n, d))
+    k = min(k, n - 1)
+    found = tree_knn_indices(points.astype(np.float64), k)
+    assert found.shape == (n, k) and found.dtype == np.int64
+    assert same_sets(found, brute_force(points, k))
+
+
+def test_tree_with_duplicates_crowding_out_the_point_itself():
+    # 30 copies of one point: the tree's candidates may all be copies, none the point itself
+    points = np.vstack([np.zeros((30, 2)), np.arange(10.0)[:, None] * [1.0, 0.0] + 1])
+    for k in (1, 3, 12):
+        assert same_sets(tree_knn_indices(points, k), brute_force(points, k))
+
+
+@pytest.mark.parametrize(("n", "d", "k"), [(3000, 3, 34), (2500, 2, 13), (1500, 15, 10)])
+def test_tree_and_device_engines_give_the_same_sets(n, d, k):
+    points = np.random.default_rng(n).normal(size=(n, d)).astype(np.float32)
+    points[:, 0] *= 5
+    assert same_sets(tree_knn_indices(points, k), knn_indices(points, k))
+
+
+def test_tree_on_a_grid_with_ties_at_the_kth_place():
+    points = np.stack(np.meshgrid(np.arange(48), np.arange(48)), axis=-1).reshape(-1, 2)
+    assert same_sets(tree_knn_indices(points.astype(np.float64), 6), brute_force(points, 6))
+
+
+@pytest.mark.parametrize("k", [0, 5])
+def test_tree_k_out_of_range(k):
+    with pytest.raises(InputError, match="k must be between 1 and n - 1"):
+        tree_knn_indices(np.zeros((5, 2)) + np.arange(5)[:, None], k)
+
+
+def test_neighbour_table_is_the_same_with_either_engine():
+    points = np.random.default_rng(3).integers(0, 5, size=(400, 3)).astype(np.float32)
+    tree, device = (neighbour_table(points, 9, engine) for engine in ("tree", "device"))
+    assert same_sets(tree.neighbours, device.neighbours)
+    assert (tree.n_input, tree.k, tree.k_used) == (device.n_input, device.k, device.k_used)
+    assert knn_engine("auto") == ("tree" if jax.default_backend() == "cpu" else "device")
+    with pytest.raises(InputError, match="kNN engine must be one of auto, tree, device"):
+        neighbour_table(points, 9, "gpu")

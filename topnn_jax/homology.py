@@ -30,6 +30,7 @@ from gph import ripser_parallel
 from scipy.sparse.csgraph import connected_components
 
 from topnn_jax.errors import InputError
+from topnn_jax.tree_knn import tree_knn_indices
 
 Collapse = Literal["auto", "vertex", "edge", "none"]
 COLLAPSES: tuple[str, ...] = ("auto", "vertex", "edge", "none")
@@ -359,6 +360,35 @@ def reduced_betti(
     degrees = np.bincount(np.concatenate([upper.row, upper.col]), minlength=upper.shape[0])
     check_complex_size(upper.shape[0], degrees, scale, maxdim, max_bytes)
     return betti_at(giotto_diagrams(upper, maxdim, 1.0, n_threads), 1.0)[1:], len(keep)
+
+
+def betti_from_cloud(
+    cloud: np.ndarray,
+    k: int,
+    scale: int,
+    maxdim: int,
+    collapse: Collapse = "auto",
+    n_threads: int = 1,
+    max_bytes: int | None = None,
+) -> tuple[np.ndarray, float, GraphBetti]:
+    """A Betti worker's job: the exact kNN table of a distinct cloud on the host (no JAX), then
+    `betti_from_neighbours` (arguments as there).
+
+    Args:
+        cloud: float64[n, d] distinct points, n >= 2.
+        k: neighbours, 1 <= k <= n - 1.
+
+    Returns:
+        (int64[n, k] neighbours, seconds the kNN took, the Betti numbers).
+    """
+    start = time.perf_counter()
+    neighbours = tree_knn_indices(cloud, k)
+    seconds = time.perf_counter() - start
+    return (
+        neighbours,
+        seconds,
+        betti_from_neighbours(neighbours, scale, maxdim, collapse, n_threads, max_bytes),
+    )
 
 
 def betti_from_neighbours(

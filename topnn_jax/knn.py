@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from topnn_jax.errors import InputError
+from topnn_jax.tree_knn import exact_rows
 
 # Device memory for one block of distance rows (float32) and its top_k work.
 DEFAULT_BLOCK_BYTES = 64 * 2**20
@@ -151,17 +152,6 @@ def kd_leaf_order(points: np.ndarray) -> np.ndarray:
         stack.append(index[split[half:]])
         stack.append(index[split[:half]])
     return np.concatenate(leaves)
-
-
-def exact_rows(points: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
-    """int64[len(rows), k]: exact neighbours by float64 brute force on the host."""
-    out = np.empty((len(rows), k), dtype=np.int64)
-    everyone = np.arange(len(points))
-    for i, row in enumerate(rows):
-        sq = np.sum((points - points[row]) ** 2, axis=1)
-        sq[row] = np.inf
-        out[i] = np.lexsort((everyone, sq))[:k]
-    return out
 
 
 def float32_error(norms: np.ndarray, radius: float, d: int) -> np.ndarray:

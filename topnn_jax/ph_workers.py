@@ -1,9 +1,10 @@
 """A process pool that computes many Betti numbers at once and streams them back as they finish.
 
-giotto-ph holds the GIL, so parallel jobs need processes. The parent validates each cloud and
-finds its kNN table on the JAX device; the workers receive only the integer table and run
-`topnn_jax.homology` (numpy, scipy, giotto-ph: no JAX). Workers start with "spawn", which is safe
-with a parent that runs JAX threads (fork is not).
+giotto-ph holds the GIL, so parallel jobs need processes. The parent validates and deduplicates
+each cloud; the workers find its exact kNN table with a kd-tree (`topnn_jax.tree_knn`, the same
+table as the device engine's) and run `topnn_jax.homology` (numpy, scipy, giotto-ph: no JAX), so
+the parent, which also drives training, never waits on a kNN. Workers start with "spawn", which
+is safe with a parent that runs JAX threads (fork is not).
 """
 
 from __future__ import annotations
@@ -13,21 +14,23 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Hashable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from types import TracebackType
 
 import numpy as np
 
 from topnn_jax.errors import InputError
-from topnn_jax.homology import Collapse, betti_from_neighbours, resolve_collapse
+from topnn_jax.homology import Collapse, betti_from_cloud, resolve_collapse
 from topnn_jax.topology import (
     BettiResult,
     NeighbourTable,
     betti_result,
     check_int,
     check_scale_maxdim,
-    neighbour_table,
+    checked_cloud,
     single_point_result,
 )
 
@@ -57,6 +60,18 @@ def interrupts_ignored() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What the parent keeps of a submitted job to build its `BettiResult`."""
+
+    job_id: Hashable
+    n_input: int
+    k: int
+    k_used: int
+    scale: int
+    prepare_seconds: float  # validation and deduplication in the parent
 
 
 class BettiPool:
@@ -96,7 +111,7 @@ class BettiPool:
             mp_context=multiprocessing.get_context("spawn"),
             initializer=ignore_interrupts,
         )
-        self._running: dict[Future, tuple[Hashable, NeighbourTable, int]] = {}
+        self._running: dict[Future, _Job] = {}
         self._ready: list[tuple[Hashable, BettiResult]] = []
 
     def submit(
@@ -107,22 +122,29 @@ class BettiPool:
         Bad input raises `InputError` here; a complex too large for memory is reported by
         `results()`.
         """
+        start = time.perf_counter()
         scale, maxdim = check_scale_maxdim(scale, maxdim)
-        table = neighbour_table(points, k)
-        if table.n_points == 1:
+        cloud, k, k_used = checked_cloud(points, k)
+        n_input = int(np.shape(points)[0])
+        if k_used == 0:
+            table = NeighbourTable(
+                np.zeros((1, 0), np.int64), n_input, k, 0, time.perf_counter() - start
+            )
             self._ready.append((job_id, single_point_result(table, scale, maxdim)))
             return
         with interrupts_ignored():  # workers start inside submit: they inherit SIG_IGN
             future = self._executor.submit(
-                betti_from_neighbours,
-                table.neighbours,
+                betti_from_cloud,
+                cloud,
+                k_used,
                 scale,
                 maxdim,
                 self.collapse,
                 self.threads,
                 self.max_bytes,
             )
-        self._running[future] = (job_id, table, scale)
+        job = _Job(job_id, n_input, k, k_used, scale, time.perf_counter() - start)
+        self._running[future] = job
 
     @property
     def pending(self) -> int:
@@ -150,16 +172,18 @@ class BettiPool:
                 if not done:
                     return
             for future in done:
-                job_id, table, scale = self._running.pop(future)
+                job = self._running.pop(future)
                 try:
-                    graph = future.result()
+                    neighbours, knn_seconds, graph = future.result()
                 except InputError as error:
-                    yield job_id, error
+                    yield job.job_id, error
                     continue
                 except Exception as error:
-                    error.add_note(f"in Betti job {job_id!r}")
+                    error.add_note(f"in Betti job {job.job_id!r}")
                     raise
-                yield job_id, betti_result(table, scale, graph)
+                seconds = job.prepare_seconds + knn_seconds
+                table = NeighbourTable(neighbours, job.n_input, job.k, job.k_used, seconds)
+                yield job.job_id, betti_result(table, job.scale, graph)
 
     def close(self) -> None:
         """Stop the workers; unfinished jobs are cancelled."""

@@ -1,6 +1,7 @@
 """Betti numbers of a point cloud by the paper's protocol (PAPER.md, "Measuring topology").
 
-cloud -> remove exact duplicates -> exact kNN graph (JAX, `topnn_jax.knn`) -> symmetrise ->
+cloud -> remove exact duplicates -> exact kNN graph (`topnn_jax.tree_knn` on the host, or
+`topnn_jax.knn` on the JAX device) -> symmetrise ->
 hop-scale graph -> Vietoris-Rips (clique) complex -> giotto-ph (`topnn_jax.homology`).
 
 k counts true neighbours: the point itself is not one of them, so the paper's k = 14 is k = 13
@@ -12,13 +13,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import jax
 import numpy as np
 
 from topnn_jax.errors import InputError
 from topnn_jax.homology import Collapse, GraphBetti, betti_from_neighbours, hop_persistence
 from topnn_jax.knn import knn_indices
+from topnn_jax.tree_knn import tree_knn_indices
 
 MAX_HOMOLOGY_DIM = 3
+KNN_ENGINES = ("auto", "tree", "device")
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,14 +158,35 @@ def distinct_points(points: np.ndarray) -> np.ndarray:
     return array[np.sort(first)]
 
 
-def neighbour_table(points: np.ndarray, k: int) -> NeighbourTable:
-    """Validate, deduplicate and find each distinct point's k nearest others (on the device)."""
-    start = time.perf_counter()
+def checked_cloud(points: np.ndarray, k: int) -> tuple[np.ndarray, int, int]:
+    """(`distinct_points(points)`, k validated, k_used = min(k, distinct points - 1))."""
     k = check_int("k", k, 1)
     cloud = distinct_points(points)
+    return cloud, k, min(k, len(cloud) - 1)
+
+
+def knn_engine(engine: str = "auto") -> str:
+    """ "tree" (`topnn_jax.tree_knn`, on the host) or "device" (`topnn_jax.knn`, on the JAX
+    device); "auto" picks the tree when JAX runs on the CPU, where it is several times faster."""
+    if engine not in KNN_ENGINES:
+        raise InputError(f"kNN engine must be one of {', '.join(KNN_ENGINES)}, got {engine!r}")
+    if engine == "auto":
+        return "tree" if jax.default_backend() == "cpu" else "device"
+    return engine
+
+
+def neighbour_table(points: np.ndarray, k: int, engine: str = "auto") -> NeighbourTable:
+    """Validate, deduplicate and find each distinct point's k nearest others (exactly; the
+    engines give the same table, see `knn_engine`)."""
+    start = time.perf_counter()
+    cloud, k, k_used = checked_cloud(points, k)
     n_input = int(np.shape(points)[0])
-    k_used = min(k, len(cloud) - 1)
-    neighbours = np.zeros((1, 0), dtype=np.int64) if k_used == 0 else knn_indices(cloud, k_used)
+    if k_used == 0:
+        neighbours = np.zeros((1, 0), dtype=np.int64)
+    elif knn_engine(engine) == "tree":
+        neighbours = tree_knn_indices(cloud, k_used)
+    else:
+        neighbours = knn_indices(cloud, k_used)
     return NeighbourTable(neighbours, n_input, k, k_used, time.perf_counter() - start)
 
 
