@@ -14,8 +14,9 @@ same kNN table, it times:
               scale, to giotto-ph's dense input
 
 and asserts that all give the same Betti numbers. Then it times exact kNN: `knn_indices` (JAX)
-against scikit-learn's `NearestNeighbors` (default algorithm, a kd-tree in low dimension, and
-brute force). Each time is the best of `--repeats` runs (compilation excluded for JAX). Prints
+against `tree_knn_indices` (the host kd-tree the Betti workers use; the same neighbour sets,
+asserted) and scikit-learn's `NearestNeighbors` (default algorithm, a kd-tree in low dimension,
+and brute force). Each time is the best of `--repeats` runs (compilation excluded for JAX). Prints
 markdown tables and writes JSON atomically.
 
     python benchmarks/bench_topology.py                 # paper size, 3 repeats
@@ -47,6 +48,7 @@ from topnn_jax.datasets import load
 from topnn_jax.homology import betti_at, betti_from_neighbours, knn_graph
 from topnn_jax.knn import knn_indices
 from topnn_jax.topology import distinct_points
+from topnn_jax.tree_knn import tree_knn_indices
 
 RESULTS = Path(__file__).parent / "results" / "topology.json"
 QUICK_SIZES = {"D-I": 3000, "D-II": 9000, "D-III": 9000}
@@ -84,13 +86,14 @@ class EngineRow:
 
 @dataclass(frozen=True)
 class KnnRow:
-    """Seconds of exact kNN: JAX against scikit-learn."""
+    """Seconds of exact kNN: JAX against the host kd-tree and scikit-learn."""
 
     cloud: str
     n_points: int
     dim: int
     k: int
     jax_s: float
+    tree_s: float
     sklearn_auto_s: float
     sklearn_brute_s: float
 
@@ -179,9 +182,11 @@ def measure_engines(cloud: Cloud, repeats: int, original: bool, threads: int) ->
 
 
 def measure_knn(name: str, points: np.ndarray, k: int, repeats: int) -> KnnRow:
-    """Time JAX kNN (after one compiling run) and scikit-learn's exact kNN."""
+    """Time JAX kNN (after one compiling run), the host kd-tree and scikit-learn's exact kNN."""
     knn_indices(points, k)
-    jax_s, _ = best_of(repeats, lambda: knn_indices(points, k))
+    jax_s, on_device = best_of(repeats, lambda: knn_indices(points, k))
+    tree_s, on_host = best_of(repeats, lambda: tree_knn_indices(points, k))
+    assert np.array_equal(np.sort(on_device, axis=1), np.sort(on_host, axis=1)), name
 
     def sklearn_knn(algorithm: str) -> Callable[[], object]:
         return lambda: (
@@ -190,7 +195,7 @@ def measure_knn(name: str, points: np.ndarray, k: int, repeats: int) -> KnnRow:
 
     auto_s, _ = best_of(repeats, sklearn_knn("auto"))
     brute_s, _ = best_of(repeats, sklearn_knn("brute"))
-    return KnnRow(name, len(points), points.shape[1], k, jax_s, auto_s, brute_s)
+    return KnnRow(name, len(points), points.shape[1], k, jax_s, tree_s, auto_s, brute_s)
 
 
 def ratio(numerator: float | None, denominator: float) -> str:
@@ -220,13 +225,14 @@ def engine_table(rows: list[EngineRow]) -> str:
 
 def knn_table(rows: list[KnnRow]) -> str:
     lines = [
-        "| cloud | n | d | k | JAX s | sklearn auto s | sklearn brute s | JAX/auto | JAX/brute |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| cloud | n | d | k | JAX s | tree s | sklearn auto s | sklearn brute s | JAX/tree "
+        "| JAX/auto | JAX/brute |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r.cloud} | {r.n_points} | {r.dim} | {r.k} | {r.jax_s:.3f} | "
-            f"{r.sklearn_auto_s:.3f} | {r.sklearn_brute_s:.3f} | "
+            f"| {r.cloud} | {r.n_points} | {r.dim} | {r.k} | {r.jax_s:.3f} | {r.tree_s:.3f} | "
+            f"{r.sklearn_auto_s:.3f} | {r.sklearn_brute_s:.3f} | {r.jax_s / r.tree_s:.2f}x | "
             f"{r.jax_s / r.sklearn_auto_s:.2f}x | {r.jax_s / r.sklearn_brute_s:.2f}x |"
         )
     return "\n".join(lines)

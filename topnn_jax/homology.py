@@ -363,32 +363,32 @@ def reduced_betti(
 
 
 def betti_from_cloud(
-    cloud: np.ndarray,
+    cloud: np.ndarray | None,
     k: int,
     scale: int,
     maxdim: int,
     collapse: Collapse = "auto",
     n_threads: int = 1,
     max_bytes: int | None = None,
+    neighbours: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, GraphBetti]:
-    """A Betti worker's job: the exact kNN table of a distinct cloud on the host (no JAX), then
-    `betti_from_neighbours` (arguments as there).
+    """A Betti worker's job: the exact kNN table of a distinct cloud on the host (kd-tree, no
+    JAX), then `betti_from_neighbours` (arguments as there).
 
     Args:
-        cloud: float64[n, d] distinct points, n >= 2.
+        cloud: float64[n, d] distinct points, n >= 2; None when `neighbours` is given.
         k: neighbours, 1 <= k <= n - 1.
+        neighbours: int[n, k] the table, when the caller already found it.
 
     Returns:
-        (int64[n, k] neighbours, seconds the kNN took, the Betti numbers).
+        (int64[n, k] neighbours, seconds the kNN took here, the Betti numbers).
     """
     start = time.perf_counter()
-    neighbours = tree_knn_indices(cloud, k)
+    if neighbours is None:
+        neighbours = tree_knn_indices(cloud, k)
     seconds = time.perf_counter() - start
-    return (
-        neighbours,
-        seconds,
-        betti_from_neighbours(neighbours, scale, maxdim, collapse, n_threads, max_bytes),
-    )
+    graph = betti_from_neighbours(neighbours, scale, maxdim, collapse, n_threads, max_bytes)
+    return neighbours, seconds, graph
 
 
 def betti_from_neighbours(

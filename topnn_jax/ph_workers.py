@@ -3,8 +3,9 @@
 giotto-ph holds the GIL, so parallel jobs need processes. The parent validates and deduplicates
 each cloud; the workers find its exact kNN table with a kd-tree (`topnn_jax.tree_knn`, the same
 table as the device engine's) and run `topnn_jax.homology` (numpy, scipy, giotto-ph: no JAX), so
-the parent, which also drives training, never waits on a kNN. Workers start with "spawn", which
-is safe with a parent that runs JAX threads (fork is not).
+the parent, which also drives training, does not wait on the kNN. Clouds of more than
+`TREE_MAX_DIM` coordinates, where a kd-tree degrades, get theirs on the JAX device here. Workers
+start with "spawn", which is safe with a parent that runs JAX threads (fork is not).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ import numpy as np
 
 from topnn_jax.errors import InputError
 from topnn_jax.homology import Collapse, betti_from_cloud, resolve_collapse
+from topnn_jax.knn import knn_indices
 from topnn_jax.topology import (
+    TREE_MAX_DIM,
     BettiResult,
     NeighbourTable,
     betti_result,
@@ -132,6 +135,9 @@ class BettiPool:
             )
             self._ready.append((job_id, single_point_result(table, scale, maxdim)))
             return
+        neighbours = None
+        if cloud.shape[1] > TREE_MAX_DIM:  # too many for a kd-tree: the device engine, here
+            cloud, neighbours = None, knn_indices(cloud, k_used)
         with interrupts_ignored():  # workers start inside submit: they inherit SIG_IGN
             future = self._executor.submit(
                 betti_from_cloud,
@@ -142,6 +148,7 @@ class BettiPool:
                 self.collapse,
                 self.threads,
                 self.max_bytes,
+                neighbours,
             )
         job = _Job(job_id, n_input, k, k_used, scale, time.perf_counter() - start)
         self._running[future] = job

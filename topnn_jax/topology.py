@@ -23,6 +23,8 @@ from topnn_jax.tree_knn import tree_knn_indices
 
 MAX_HOMOLOGY_DIM = 3
 KNN_ENGINES = ("auto", "tree", "device")
+# Most coordinates for which a kd-tree finds the kNN by default (in the Betti workers, on a CPU).
+TREE_MAX_DIM = 32
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,13 +167,17 @@ def checked_cloud(points: np.ndarray, k: int) -> tuple[np.ndarray, int, int]:
     return cloud, k, min(k, len(cloud) - 1)
 
 
-def knn_engine(engine: str = "auto") -> str:
-    """ "tree" (`topnn_jax.tree_knn`, on the host) or "device" (`topnn_jax.knn`, on the JAX
-    device); "auto" picks the tree when JAX runs on the CPU, where it is several times faster."""
+def knn_engine(engine: str = "auto", dim: int = 1) -> str:
+    """The kNN engine for clouds of `dim` coordinates: "tree" (`topnn_jax.tree_knn`, on the
+    host) or "device" (`topnn_jax.knn`, on the JAX device). "auto" picks the tree when JAX runs
+    on the CPU and dim <= `TREE_MAX_DIM`: there it is 3-4 times faster on the paper's clouds,
+    while in more dimensions a kd-tree degrades (5 times slower than the device engine on
+    20,000 Gaussian points in 50 dimensions; benchmarks/bench_topology.py)."""
     if engine not in KNN_ENGINES:
         raise InputError(f"kNN engine must be one of {', '.join(KNN_ENGINES)}, got {engine!r}")
     if engine == "auto":
-        return "tree" if jax.default_backend() == "cpu" else "device"
+        on_cpu = jax.default_backend() == "cpu"
+        return "tree" if on_cpu and dim <= TREE_MAX_DIM else "device"
     return engine
 
 
@@ -183,7 +189,7 @@ def neighbour_table(points: np.ndarray, k: int, engine: str = "auto") -> Neighbo
     n_input = int(np.shape(points)[0])
     if k_used == 0:
         neighbours = np.zeros((1, 0), dtype=np.int64)
-    elif knn_engine(engine) == "tree":
+    elif knn_engine(engine, cloud.shape[1]) == "tree":
         neighbours = tree_knn_indices(cloud, k_used)
     else:
         neighbours = knn_indices(cloud, k_used)

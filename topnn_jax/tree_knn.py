@@ -1,10 +1,10 @@
 """Exact k nearest neighbours on the host with a kd-tree (scipy's `cKDTree`); no JAX.
 
 Same contract as `topnn_jax.knn.knn_indices`: each point's k nearest other points, exact for
-float64 distances with ties broken by the lower index. The tree proposes `k + EXTRA_CANDIDATES`
-candidates per row; they are ranked by float64 distance and index, and a row is certified when
-its k-th distance is below the farthest candidate's, so no point outside can belong. Rows that
-cannot be certified (ties reaching past the candidates) are recomputed by brute force.
+float64 distances with ties broken by the lower index. The tree returns `k + EXTRA_CANDIDATES`
+candidates per row, nearest first. A row is certified when its k-th neighbour is clearly nearer
+than the (k + 1)-th; other rows (near-ties, duplicate points) rank their candidates by float64
+distance and index, and are recomputed by brute force when the ties reach past the candidates.
 
 On a CPU this is several times faster than the device engine for the paper's clouds (thousands of
 points in up to ~50 dimensions), and it needs no JAX, so the Betti worker processes run it.
@@ -50,20 +50,32 @@ def tree_knn_indices(points: np.ndarray, k: int) -> np.ndarray:
     if not 1 <= k <= n - 1:
         raise InputError(f"k must be between 1 and n - 1 = {n - 1} for {n} points, got {k}")
     m = min(n - 1, k + EXTRA_CANDIDATES)  # candidates besides the point itself
-    _, found = cKDTree(points64).query(points64, k=m + 1)
+    distances, found = cKDTree(points64).query(points64, k=m + 1)
+    distances = distances.reshape(n, m + 1)
     found = np.asarray(found, dtype=np.int64).reshape(n, m + 1)
-    rows = np.arange(n)[:, None]
-    sq = np.sum((points64[found] - points64[:, None, :]) ** 2, axis=2)
-    sq[found == rows] = np.inf  # the point itself (duplicates of it stay, at distance 0)
-    ranked = np.lexsort((found, sq), axis=1)
-    found = np.take_along_axis(found, ranked, axis=1)
+    result = found[:, 1 : k + 1].copy()
+    # Certified from the tree's order: the point itself comes first and the k-th other point is
+    # clearly nearer than the next (so no tie crosses the boundary; all others are farther).
+    certified = found[:, 0] == np.arange(n)
+    if k < m:  # else k = m = n - 1: every other point is a neighbour
+        certified &= distances[:, k] < distances[:, k + 1] * (1 - CERTIFY_MARGIN)
+    unsure = np.flatnonzero(~certified)
+    if len(unsure) == 0:
+        return result
+    # Near-ties or duplicates: rank the candidates by float64 distance, ties by lower index.
+    near = found[unsure]
+    sq = np.sum((points64[near] - points64[unsure, None, :]) ** 2, axis=2)
+    sq[near == unsure[:, None]] = np.inf  # the point itself (its duplicates stay, at 0)
+    ranked = np.lexsort((near, sq), axis=1)
+    near = np.take_along_axis(near, ranked, axis=1)
     sq = np.take_along_axis(sq, ranked, axis=1)
-    result = found[:, :k].copy()
-    # Without the point itself among the tree's m + 1, duplicates crowded it out: unsure.
-    certified = (found == rows).any(axis=1)
-    if m < n - 1:  # points outside the candidates are no nearer than the farthest candidate
-        certified &= sq[:, k - 1] < sq[:, m - 1] * (1 - CERTIFY_MARGIN)
-    hard = np.flatnonzero(~certified)
+    result[unsure] = near[:, :k]
+    # Sure when the point itself was among the candidates and, unless every point was one,
+    # the k-th is nearer than the farthest other candidate (every point outside is farther).
+    sure = (near == unsure[:, None]).any(axis=1)
+    if m < n - 1:
+        sure &= sq[:, k - 1] < sq[:, m - 1] * (1 - CERTIFY_MARGIN)
+    hard = unsure[~sure]
     if len(hard):
         result[hard] = exact_rows(points64, hard, k)
     return result
