@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import platform
 import time
 from functools import partial
 from pathlib import Path
 
 import jax
+from bench_training import jax_machine
 
 from topnn_jax.atomic import atomic_write_text
 from topnn_jax.datasets import load
@@ -119,11 +118,7 @@ def main() -> None:
                 flush=True,
             )
     report = {
-        "backend": jax.default_backend(),
-        "devices": [str(d) for d in jax.devices()],
-        "machine": platform.machine(),
-        "processor_count": os.cpu_count(),
-        "jax": jax.__version__,
+        **jax_machine(),
         "quick": args.quick,
         "repeats": repeats,
         "rows": rows,

@@ -147,6 +147,17 @@ def _markdown_row(row: Row) -> str:
     )
 
 
+def jax_machine() -> dict[str, Any]:
+    """The JAX backend, devices and version, and this machine's processor and CPU count."""
+    return {
+        "backend": jax.default_backend(),
+        "devices": [str(d) for d in jax.devices()],
+        "machine": platform.machine(),
+        "processor_count": os.cpu_count(),
+        "jax": jax.__version__,
+    }
+
+
 def _ints(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part]
 
@@ -196,11 +207,7 @@ def main() -> None:
         )
     ]
     report = {
-        "backend": jax.default_backend(),
-        "devices": [str(d) for d in jax.devices()],
-        "machine": platform.machine(),
-        "processor_count": os.cpu_count(),
-        "jax": jax.__version__,
+        **jax_machine(),
         "steps": steps,
         "sizes": sizes,
         "quick": args.quick,

@@ -32,7 +32,14 @@ def same_sets(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.array_equal(np.sort(a, axis=1), np.sort(b, axis=1)))
 
 
-@settings(max_examples=40, deadline=None)
+ENGINES = {
+    "device": lambda points, k: knn_indices(points.astype(np.float32), k),
+    "tree": lambda points, k: tree_knn_indices(points.astype(np.float64), k),
+}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@settings(max_examples=50, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
     n=st.integers(2, 150),
@@ -40,12 +47,14 @@ def same_sets(a: np.ndarray, b: np.ndarray) -> bool:
     k=st.integers(1, 20),
     grid=st.booleans(),
 )
-def test_matches_brute_force_with_ties_and_duplicates(seed, n, d, k, grid):
+def test_matches_brute_force_with_ties_and_duplicates(engine, seed, n, d, k, grid):
     rng = np.random.default_rng(seed)
     # integer grids give many exact ties and duplicate points
     points = rng.integers(0, 4, size=(n, d)) if grid else rng.normal(size=(n, d))
     k = min(k, n - 1)
-    assert same_sets(knn_indices(points.astype(np.float32), k), brute_force(points, k))
+    found = ENGINES[engine](points, k)
+    assert found.shape == (n, k) and found.dtype == np.int64
+    assert same_sets(found, brute_force(points, k))
 
 
 @pytest.mark.parametrize(("n", "d", "k"), [(3000, 3, 34), (2500, 2, 13), (1500, 15, 10)])
@@ -90,23 +99,6 @@ def test_small_block_budget_gives_same_answer():
 
 
 # --- the host kd-tree engine ---------------------------------------------------------------------
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    seed=st.integers(0, 2**32 - 1),
-    n=st.integers(2, 150),
-    d=st.integers(1, 6),
-    k=st.integers(1, 20),
-    grid=st.booleans(),
-)
-def test_tree_matches_brute_force_with_ties_and_duplicates(seed, n, d, k, grid):
-    rng = np.random.default_rng(seed)
-    points = rng.integers(0, 3, size=(n, d)) if grid else rng.normal(size=(n, d))
-    k = min(k, n - 1)
-    found = tree_knn_indices(points.astype(np.float64), k)
-    assert found.shape == (n, k) and found.dtype == np.int64
-    assert same_sets(found, brute_force(points, k))
 
 
 def test_tree_with_duplicates_crowding_out_the_point_itself():
