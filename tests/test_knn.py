@@ -108,6 +108,15 @@ def test_tree_with_duplicates_crowding_out_the_point_itself():
         assert same_sets(tree_knn_indices(points, k), brute_force(points, k))
 
 
+def test_tree_with_distances_that_overflow_to_inf():
+    # cKDTree answers "no neighbour" (index n) where a squared distance overflows
+    points = np.array([[0.0], [1.0], [1e200], [-1e200]])
+    for k in (1, 2, 3):
+        found = tree_knn_indices(points, k)
+        assert found.max() < len(points)
+        assert found[0, 0] == 1 and found[1, 0] == 0
+
+
 @pytest.mark.parametrize(("n", "d", "k"), [(3000, 3, 34), (2500, 2, 13), (1500, 15, 10)])
 def test_tree_and_device_engines_give_the_same_sets(n, d, k):
     points = np.random.default_rng(n).normal(size=(n, d)).astype(np.float32)

@@ -306,6 +306,11 @@ def test_pool_yields_a_refused_job_without_stopping_the_stream():
     assert results["small"].betti == (1, 1)
 
 
+def test_coordinates_too_large_for_squared_distances_are_refused():
+    with pytest.raises(InputError, match="too large: squared distances would overflow"):
+        betti_numbers(np.array([[0.0], [1.0], [2.0], [1e200]]), 2)
+
+
 def test_pool_rejects_bad_input_at_submit():
     with BettiPool(workers=1) as pool, pytest.raises(InputError, match="NaN"):
         pool.submit("bad", np.array([[np.nan, 0.0]]), 3)

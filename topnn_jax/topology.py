@@ -23,6 +23,8 @@ from topnn_jax.tree_knn import tree_knn_indices
 
 MAX_HOMOLOGY_DIM = 3
 KNN_ENGINES = ("auto", "tree", "device")
+# Largest coordinate magnitude accepted: squared distances of such clouds stay finite in float64.
+MAX_COORDINATE = 1e150
 # Most coordinates for which a kd-tree finds the kNN by default (in the Betti workers, on a CPU).
 TREE_MAX_DIM = 32
 
@@ -156,6 +158,11 @@ def distinct_points(points: np.ndarray) -> np.ndarray:
             f"{int(np.sum(~finite))} of {len(array)} points contain NaN or inf; clean or drop "
             "them first"
         )
+    if np.abs(array).max() > MAX_COORDINATE:
+        raise InputError(
+            f"coordinates up to {np.abs(array).max():.3g} are too large: squared distances "
+            f"would overflow (keep |x| <= {MAX_COORDINATE:g}); rescale the data first"
+        )
     _, first = np.unique(array, axis=0, return_index=True)
     return array[np.sort(first)]
 
@@ -187,9 +194,10 @@ def neighbour_table(points: np.ndarray, k: int, engine: str = "auto") -> Neighbo
     start = time.perf_counter()
     cloud, k, k_used = checked_cloud(points, k)
     n_input = int(np.shape(points)[0])
+    engine = knn_engine(engine, cloud.shape[1])
     if k_used == 0:
         neighbours = np.zeros((1, 0), dtype=np.int64)
-    elif knn_engine(engine, cloud.shape[1]) == "tree":
+    elif engine == "tree":
         neighbours = tree_knn_indices(cloud, k_used)
     else:
         neighbours = knn_indices(cloud, k_used)

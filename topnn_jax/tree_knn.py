@@ -29,7 +29,8 @@ def exact_rows(points: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
     out = np.empty((len(rows), k), dtype=np.int64)
     everyone = np.arange(len(points))
     for i, row in enumerate(rows):
-        sq = np.sum((points - points[row]) ** 2, axis=1)
+        with np.errstate(over="ignore"):
+            sq = np.sum((points - points[row]) ** 2, axis=1)
         sq[row] = np.inf
         out[i] = np.lexsort((everyone, sq))[:k]
     return out
@@ -53,10 +54,12 @@ def tree_knn_indices(points: np.ndarray, k: int) -> np.ndarray:
     distances, found = cKDTree(points64).query(points64, k=m + 1)
     distances = distances.reshape(n, m + 1)
     found = np.asarray(found, dtype=np.int64).reshape(n, m + 1)
+    missing = found == n  # the tree's "no neighbour": a distance that overflowed to inf
+    found[missing] = 0
     result = found[:, 1 : k + 1].copy()
     # Certified from the tree's order: the point itself comes first and the k-th other point is
     # clearly nearer than the next (so no tie crosses the boundary; all others are farther).
-    certified = found[:, 0] == np.arange(n)
+    certified = (found[:, 0] == np.arange(n)) & ~missing.any(axis=1)
     if k < m:  # else k = m = n - 1: every other point is a neighbour
         certified &= distances[:, k] < distances[:, k + 1] * (1 - CERTIFY_MARGIN)
     unsure = np.flatnonzero(~certified)
@@ -64,15 +67,17 @@ def tree_knn_indices(points: np.ndarray, k: int) -> np.ndarray:
         return result
     # Near-ties or duplicates: rank the candidates by float64 distance, ties by lower index.
     near = found[unsure]
-    sq = np.sum((points64[near] - points64[unsure, None, :]) ** 2, axis=2)
+    with np.errstate(over="ignore"):  # an overflow is inf, as far as anything else
+        sq = np.sum((points64[near] - points64[unsure, None, :]) ** 2, axis=2)
     sq[near == unsure[:, None]] = np.inf  # the point itself (its duplicates stay, at 0)
+    sq[missing[unsure]] = np.inf
     ranked = np.lexsort((near, sq), axis=1)
     near = np.take_along_axis(near, ranked, axis=1)
     sq = np.take_along_axis(sq, ranked, axis=1)
     result[unsure] = near[:, :k]
     # Sure when the point itself was among the candidates and, unless every point was one,
     # the k-th is nearer than the farthest other candidate (every point outside is farther).
-    sure = (near == unsure[:, None]).any(axis=1)
+    sure = (near == unsure[:, None]).any(axis=1) & ~missing[unsure].any(axis=1)
     if m < n - 1:
         sure &= sq[:, k - 1] < sq[:, m - 1] * (1 - CERTIFY_MARGIN)
     hard = unsure[~sure]
