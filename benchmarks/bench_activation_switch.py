@@ -24,12 +24,13 @@ import jax
 from bench_training import jax_machine
 
 from topnn_jax.atomic import atomic_write_text
+from topnn_jax.config import TrainingConfig
 from topnn_jax.datasets import load
 from topnn_jax.models import ACTIVATIONS, ArchitectureSpec
+from topnn_jax.networks import make_members
+from topnn_jax.tables import markdown_row, markdown_table
 from topnn_jax.training import (
-    TrainingConfig,
     device_data,
-    make_members,
     member_mesh,
     plan_buckets,
     sharded_chunk,
@@ -103,20 +104,24 @@ def main() -> None:
     steps = args.steps or (10 if args.quick else 100)
     repeats = 1 if args.quick else args.repeats
     print(f"devices: {jax.devices()}\n")
-    print("| data | activation | members | steps | alone member-steps/s | mixed | ratio |")
-    print("|---|---|---|---|---|---|---|")
+    header = ("data", "activation", "members", "steps", "alone member-steps/s", "mixed", "ratio")
+    print(markdown_table(header, []), end="")
     rows = []
     for name in datasets:
         size = QUICK_SIZES[name] if args.quick else None
         for activation in activations:
             row = measure(name, CASES[name], activation, args.members, steps, size, repeats)
             rows.append(row)
-            print(
-                f"| {name} {row['architecture']} | {activation} | {args.members} | {steps} | "
-                f"{row['alone_member_steps_per_s']:.1f} | {row['mixed_member_steps_per_s']:.1f} "
-                f"| {row['ratio']:.2f} |",
-                flush=True,
+            cells = (
+                f"{name} {row['architecture']}",
+                activation,
+                args.members,
+                steps,
+                f"{row['alone_member_steps_per_s']:.1f}",
+                f"{row['mixed_member_steps_per_s']:.1f}",
+                f"{row['ratio']:.2f}",
             )
+            print(markdown_row(cells), flush=True)
     report = {
         **jax_machine(),
         "quick": args.quick,

@@ -25,8 +25,9 @@ import jax
 
 from topnn_jax.atomic import atomic_write_text
 from topnn_jax.config import load_config
-from topnn_jax.ph_workers import available_cpus
 from topnn_jax.pipeline import RunEvents, run_experiment
+from topnn_jax.tables import markdown_table
+from topnn_jax.topology import available_cpus
 
 RESULTS = Path(__file__).parent / "results" / "pipeline.json"
 
@@ -96,14 +97,13 @@ def main() -> None:
     }
     if not identical:
         raise SystemExit("streamed and sequential runs gave different Betti tables")
-    print("| mode | wall s | training s | PH compute s (sum over jobs) |")
-    print("|---|---|---|---|")
-    for mode in ("streamed", "sequential"):
-        row = report[mode]
-        print(
-            f"| {mode} | {row['wall_s']:.1f} | {row['training_s']:.1f} | "
-            f"{row['ph_compute_s']:.1f} |"
-        )
+    header = ("mode", "wall s", "training s", "PH compute s (sum over jobs)")
+    rows = [
+        (mode, f"{report[mode]['wall_s']:.1f}", f"{report[mode]['training_s']:.1f}")
+        + (f"{report[mode]['ph_compute_s']:.1f}",)
+        for mode in ("streamed", "sequential")
+    ]
+    print(markdown_table(header, rows), end="")
     print(
         f"\nsequential / streamed wall time: {ratio:.2f}x on {report['cpus']} CPUs, "
         f"{report['backend']}"

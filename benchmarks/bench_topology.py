@@ -13,11 +13,11 @@ same kNN table, it times:
               `scipy.sparse.csgraph.shortest_path` (a dense n x n matrix), thresholded at the
               scale, to giotto-ph's dense input
 
-and asserts that all give the same Betti numbers. Then it times exact kNN: `knn_indices` (JAX)
-against `tree_knn_indices` (the host kd-tree the Betti workers use; the same neighbour sets,
-asserted) and scikit-learn's `NearestNeighbors` (default algorithm, a kd-tree in low dimension,
-and brute force). Each time is the best of `--repeats` runs (compilation excluded for JAX). Prints
-markdown tables and writes JSON atomically.
+and asserts that all give the same Betti numbers. Then it times exact kNN:
+`device_knn_indices` (JAX) against `tree_knn_indices` (the host kd-tree the Betti workers use;
+the same neighbour sets, asserted) and scikit-learn's `NearestNeighbors` (default algorithm, a
+kd-tree in low dimension, and brute force). Each time is the best of `--repeats` runs
+(compilation excluded for JAX). Prints markdown tables and writes JSON atomically.
 
     python benchmarks/bench_topology.py                 # paper size, 3 repeats
     python benchmarks/bench_topology.py --quick         # small clouds, 1 repeat: a smoke run
@@ -45,10 +45,12 @@ from sklearn.neighbors import NearestNeighbors
 
 from topnn_jax.atomic import atomic_write_text
 from topnn_jax.datasets import load
-from topnn_jax.homology import betti_at, betti_from_neighbours, knn_graph
-from topnn_jax.knn import knn_indices
-from topnn_jax.topology import distinct_points
-from topnn_jax.tree_knn import tree_knn_indices
+from topnn_jax.tables import markdown_table
+from topnn_jax.topology.cloud import distinct_points
+from topnn_jax.topology.graph import knn_graph
+from topnn_jax.topology.homology import betti_at, betti_from_neighbours
+from topnn_jax.topology.knn_device import device_knn_indices
+from topnn_jax.topology.knn_tree import tree_knn_indices
 
 RESULTS = Path(__file__).parent / "results" / "topology.json"
 QUICK_SIZES = {"D-I": 3000, "D-II": 9000, "D-III": 9000}
@@ -146,7 +148,7 @@ def original_method(neighbours: np.ndarray, scale: int, maxdim: int) -> tuple[in
 
 def measure_engines(cloud: Cloud, repeats: int, original: bool, threads: int) -> EngineRow:
     """Time every method on one cloud and check they agree."""
-    neighbours = knn_indices(distinct_points(cloud.points), cloud.k)
+    neighbours = device_knn_indices(distinct_points(cloud.points), cloud.k)
 
     def run(collapse: str) -> Callable[[], object]:
         return lambda: betti_from_neighbours(
@@ -183,8 +185,8 @@ def measure_engines(cloud: Cloud, repeats: int, original: bool, threads: int) ->
 
 def measure_knn(name: str, points: np.ndarray, k: int, repeats: int) -> KnnRow:
     """Time JAX kNN (after one compiling run), the host kd-tree and scikit-learn's exact kNN."""
-    knn_indices(points, k)
-    jax_s, on_device = best_of(repeats, lambda: knn_indices(points, k))
+    device_knn_indices(points, k)
+    jax_s, on_device = best_of(repeats, lambda: device_knn_indices(points, k))
     tree_s, on_host = best_of(repeats, lambda: tree_knn_indices(points, k))
     assert np.array_equal(np.sort(on_device, axis=1), np.sort(on_host, axis=1)), name
 
@@ -206,36 +208,78 @@ def seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+ENGINE_HEADER = (
+    "cloud",
+    "n",
+    "k",
+    "dims",
+    "edges",
+    "core",
+    "Betti",
+    "engine s",
+    "edge s",
+    "straight s",
+    "original s",
+    "straight/engine",
+    "original/engine",
+    "straight/edge",
+)
+KNN_HEADER = (
+    "cloud",
+    "n",
+    "d",
+    "k",
+    "JAX s",
+    "tree s",
+    "sklearn auto s",
+    "sklearn brute s",
+    "JAX/tree",
+    "JAX/auto",
+    "JAX/brute",
+)
+
+
 def engine_table(rows: list[EngineRow]) -> str:
-    lines = [
-        "| cloud | n | k | dims | edges | core | Betti | engine s | edge s | straight s "
-        "| original s | straight/engine | original/engine | straight/edge |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r.cloud} | {r.n_points} | {r.k} | 0..{r.maxdim} | {r.n_edges} | {r.n_core} | "
-            f"{tuple(r.betti)} | {seconds(r.engine_s)} | {seconds(r.edge_s)} | "
-            f"{seconds(r.straight_s)} | {seconds(r.original_s)} | "
-            f"{ratio(r.straight_s, r.engine_s)} | {ratio(r.original_s, r.engine_s)} | "
-            f"{'-' if r.edge_s is None else ratio(r.straight_s, r.edge_s)} |"
+    cells = [
+        (
+            r.cloud,
+            r.n_points,
+            r.k,
+            f"0..{r.maxdim}",
+            r.n_edges,
+            r.n_core,
+            tuple(r.betti),
+            seconds(r.engine_s),
+            seconds(r.edge_s),
+            seconds(r.straight_s),
+            seconds(r.original_s),
+            ratio(r.straight_s, r.engine_s),
+            ratio(r.original_s, r.engine_s),
+            "-" if r.edge_s is None else ratio(r.straight_s, r.edge_s),
         )
-    return "\n".join(lines)
+        for r in rows
+    ]
+    return markdown_table(ENGINE_HEADER, cells)
 
 
 def knn_table(rows: list[KnnRow]) -> str:
-    lines = [
-        "| cloud | n | d | k | JAX s | tree s | sklearn auto s | sklearn brute s | JAX/tree "
-        "| JAX/auto | JAX/brute |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r.cloud} | {r.n_points} | {r.dim} | {r.k} | {r.jax_s:.3f} | {r.tree_s:.3f} | "
-            f"{r.sklearn_auto_s:.3f} | {r.sklearn_brute_s:.3f} | {r.jax_s / r.tree_s:.2f}x | "
-            f"{r.jax_s / r.sklearn_auto_s:.2f}x | {r.jax_s / r.sklearn_brute_s:.2f}x |"
+    cells = [
+        (
+            r.cloud,
+            r.n_points,
+            r.dim,
+            r.k,
+            f"{r.jax_s:.3f}",
+            f"{r.tree_s:.3f}",
+            f"{r.sklearn_auto_s:.3f}",
+            f"{r.sklearn_brute_s:.3f}",
+            f"{r.jax_s / r.tree_s:.2f}x",
+            f"{r.jax_s / r.sklearn_auto_s:.2f}x",
+            f"{r.jax_s / r.sklearn_brute_s:.2f}x",
         )
-    return "\n".join(lines)
+        for r in rows
+    ]
+    return markdown_table(KNN_HEADER, cells)
 
 
 def main() -> None:

@@ -26,14 +26,15 @@ from typing import Any
 import jax
 
 from topnn_jax.atomic import atomic_write_text
+from topnn_jax.config import TrainingConfig
 from topnn_jax.datasets import load
 from topnn_jax.models import ArchitectureSpec
+from topnn_jax.networks import make_members
+from topnn_jax.tables import markdown_row, markdown_table
 from topnn_jax.training import (
-    TrainingConfig,
     default_member_chunk,
     device_data,
     init_state,
-    make_members,
     member_mesh,
     plan_buckets,
     sharded_chunk,
@@ -134,16 +135,31 @@ def measure(
 
 
 _HEADER = (
-    "| data | architecture | n_train | members | chunk | steps | loop member-steps/s | "
-    "batched member-steps/s | ratio |\n|---|---|---|---|---|---|---|---|---|"
+    "data",
+    "architecture",
+    "n_train",
+    "members",
+    "chunk",
+    "steps",
+    "loop member-steps/s",
+    "batched member-steps/s",
+    "ratio",
 )
 
 
 def _markdown_row(row: Row) -> str:
-    return (
-        f"| {row.dataset} | {row.architecture} | {row.n_train} | {row.members} | {row.chunk} | "
-        f"{row.steps} | {row.loop_member_steps_per_s:.1f} | "
-        f"{row.batched_member_steps_per_s:.1f} | {row.ratio:.2f} |"
+    return markdown_row(
+        (
+            row.dataset,
+            row.architecture,
+            row.n_train,
+            row.members,
+            row.chunk,
+            row.steps,
+            f"{row.loop_member_steps_per_s:.1f}",
+            f"{row.batched_member_steps_per_s:.1f}",
+            f"{row.ratio:.2f}",
+        )
     )
 
 
@@ -191,7 +207,7 @@ def main() -> None:
     chunks.append(default_member_chunk())
     wanted = set(args.datasets.split(","))
     sizes = {name: int(n) for name, _, n in (pair.partition("=") for pair in args.size)}
-    print(f"devices: {jax.devices()}\n\n{_HEADER}", flush=True)
+    print(f"devices: {jax.devices()}\n\n{markdown_table(_HEADER, [])}", end="", flush=True)
     rows = [
         row
         for name, layers in CASES

@@ -19,12 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from topnn_jax.atomic import atomic_write_text
-from topnn_jax.pipeline import homology_layers
+from topnn_jax.layer_clouds import homology_layers
 from topnn_jax.report import DatasetCache
 from topnn_jax.results import load_store
-from topnn_jax.store import format_row
+from topnn_jax.store import format_row, load_network, params_path
 from topnn_jax.topology import betti_numbers
-from topnn_jax.training import load_network
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     usable = store.usable()
     for done, network in enumerate(usable, start=1):
         dataset, preset, labels = datasets.get(network)
-        trained = load_network(network.directory / "params" / f"{network.network_id}.npz")
+        trained = load_network(params_path(network.directory, network.network_id))
         outputs, membership = homology_layers(trained, dataset, preset.stride, labels)
         for label in (0, 1):
             cloud = outputs[-1][membership == label]

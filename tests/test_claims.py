@@ -25,8 +25,7 @@ from topnn_jax.claims import (
     network_statistics,
 )
 from topnn_jax.results import Store, load_store
-from topnn_jax.store import betti_columns, format_row, format_value
-from topnn_jax.training import NETWORK_COLUMNS
+from topnn_jax.store import NETWORK_COLUMNS, betti_columns, format_row, format_value
 
 INPUT = ((9, 0), (1, 9))  # D-I: label 0 = nine disks, label 1 = a square with nine holes
 MINIMAL = (1, 0)

@@ -69,7 +69,7 @@ def test_friendly_spellings_and_overrides():
         ("[networks]\ntop_up = -2", "top_up must be >= 0"),
         ("[networks]\narchitectures = ['ten_by_15']", "architecture 'ten_by_15' not understood"),
         ("[data]\ndataset = 'D-IV'", "unknown data set 'D-IV'"),
-        ("[topology]\nmaxdim = 5", "maxdim must be 0, 1, 2 or 3"),
+        ("[topology]\nmaxdim = 5", r"\[topology\] maxdim must be in 0..3"),
         ("[topology]\nlabels = 'guessed'", "labels must be one of"),
         ("[run]\nworkers = 0", r"\[run\] workers must be >= 1"),
         ("[data\nseed = 1", "not valid TOML"),

@@ -1,9 +1,8 @@
-"""Exact kNN, on the JAX device (`topnn_jax.knn`) and on the host (`topnn_jax.tree_knn`), against
-float64 brute force and each other."""
+"""Exact kNN, on the JAX device (`topology.knn_device`) and on the host (`topology.knn_tree`),
+against float64 brute force and each other."""
 
 from __future__ import annotations
 
-import jax
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,9 +10,9 @@ from hypothesis import strategies as st
 from sklearn.neighbors import NearestNeighbors
 
 from topnn_jax.errors import InputError
-from topnn_jax.knn import knn_indices
 from topnn_jax.topology import knn_engine, neighbour_table
-from topnn_jax.tree_knn import tree_knn_indices
+from topnn_jax.topology.knn_device import device_knn_indices
+from topnn_jax.topology.knn_tree import tree_knn_indices
 
 
 def brute_force(points: np.ndarray, k: int) -> np.ndarray:
@@ -33,7 +32,7 @@ def same_sets(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 ENGINES = {
-    "device": lambda points, k: knn_indices(points.astype(np.float32), k),
+    "device": lambda points, k: device_knn_indices(points.astype(np.float32), k),
     "tree": lambda points, k: tree_knn_indices(points.astype(np.float64), k),
 }
 
@@ -63,7 +62,7 @@ def test_large_clouds_match_scikit_learn(n, d, k):
     points = np.random.default_rng(n).normal(size=(n, d)).astype(np.float32)
     points[:, 0] *= 5  # anisotropic, as real clouds are
     _, expected = NearestNeighbors(n_neighbors=k + 1, algorithm="brute").fit(points).kneighbors()
-    found = knn_indices(points, k)
+    found = device_knn_indices(points, k)
     assert found.shape == (n, k)
     assert found.dtype == np.int64
     assert same_sets(found, brute_force(points, k))
@@ -73,29 +72,31 @@ def test_large_clouds_match_scikit_learn(n, d, k):
 def test_grid_cloud_with_ties_in_leaf_pass():
     # 48 x 48 grid: every row has exact ties at the k-th place
     points = np.stack(np.meshgrid(np.arange(48), np.arange(48)), axis=-1).reshape(-1, 2)
-    assert same_sets(knn_indices(points.astype(np.float32), 6), brute_force(points, 6))
+    assert same_sets(device_knn_indices(points.astype(np.float32), 6), brute_force(points, 6))
 
 
 def test_self_is_never_a_neighbour_but_duplicates_are():
     points = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [5.0, 5.0]])
-    found = knn_indices(points, 1)
+    found = device_knn_indices(points, 1)
     assert found[:, 0].tolist() == [1, 0, 0, 2]
 
 
 def test_deterministic():
     points = np.random.default_rng(1).integers(0, 3, size=(200, 2)).astype(np.float32)
-    assert np.array_equal(knn_indices(points, 7), knn_indices(points, 7))
+    assert np.array_equal(device_knn_indices(points, 7), device_knn_indices(points, 7))
 
 
 @pytest.mark.parametrize("k", [0, 5])
 def test_k_out_of_range(k):
     with pytest.raises(InputError, match="k must be between 1 and n - 1"):
-        knn_indices(np.zeros((5, 2)) + np.arange(5)[:, None], k)
+        device_knn_indices(np.zeros((5, 2)) + np.arange(5)[:, None], k)
 
 
 def test_small_block_budget_gives_same_answer():
     points = np.random.default_rng(2).normal(size=(700, 4)).astype(np.float32)
-    assert np.array_equal(knn_indices(points, 9, block_bytes=1), knn_indices(points, 9))
+    assert np.array_equal(
+        device_knn_indices(points, 9, block_bytes=1), device_knn_indices(points, 9)
+    )
 
 
 # --- the host kd-tree engine ---------------------------------------------------------------------
@@ -121,7 +122,7 @@ def test_tree_with_distances_that_overflow_to_inf():
 def test_tree_and_device_engines_give_the_same_sets(n, d, k):
     points = np.random.default_rng(n).normal(size=(n, d)).astype(np.float32)
     points[:, 0] *= 5
-    assert same_sets(tree_knn_indices(points, k), knn_indices(points, k))
+    assert same_sets(tree_knn_indices(points, k), device_knn_indices(points, k))
 
 
 def test_tree_on_a_grid_with_ties_at_the_kth_place():
@@ -140,6 +141,7 @@ def test_neighbour_table_is_the_same_with_either_engine():
     tree, device = (neighbour_table(points, 9, engine) for engine in ("tree", "device"))
     assert same_sets(tree.neighbours, device.neighbours)
     assert (tree.n_input, tree.k, tree.k_used) == (device.n_input, device.k, device.k_used)
-    assert knn_engine("auto") == ("tree" if jax.default_backend() == "cpu" else "device")
+    assert knn_engine("auto", 3) == "tree"  # the kd-tree up to TREE_MAX_DIM coordinates
+    assert knn_engine("auto", 33) == "device"
     with pytest.raises(InputError, match="kNN engine must be one of auto, tree, device"):
         neighbour_table(points, 9, "gpu")

@@ -18,36 +18,12 @@ from topnn_jax.cli import main
 from topnn_jax.config import parse_config
 from topnn_jax.datasets import load
 from topnn_jax.errors import InputError
-from topnn_jax.pipeline import (
-    RunEvents,
-    homology_layers,
-    interleave,
-    run_experiment,
-    top_up_round_size,
-)
+from topnn_jax.executors import LocalDevices
+from topnn_jax.layer_clouds import homology_layers
+from topnn_jax.pipeline import RunEvents, interleave, run_experiment, top_up_round_size
 from topnn_jax.results import summarize
-from topnn_jax.training import load_network
-
-TINY = """
-[data]
-dataset = "D-I"
-size = 1500
-[networks]
-architectures = ["3_by_6"]
-activations = ["relu", "tanh"]
-seeds = 2
-[training]
-max_steps = 300
-eval_every = 100
-[topology]
-measure = "all"
-[run]
-workers = 2
-"""
-
-
-def tiny_config():
-    return parse_config(TINY, name="tiny")
+from topnn_jax.store import load_network
+from topnn_jax.topology import SerialExecutor
 
 
 def table(path: Path, drop: tuple[str, ...] = ("seconds",)) -> list[dict]:
@@ -57,9 +33,9 @@ def table(path: Path, drop: tuple[str, ...] = ("seconds",)) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> Path:
+def reference(tmp_path_factory, tiny_config) -> Path:
     """An uninterrupted run of the tiny experiment."""
-    return run_experiment(tiny_config(), out=tmp_path_factory.mktemp("reference") / "store")
+    return run_experiment(tiny_config, out=tmp_path_factory.mktemp("reference") / "store")
 
 
 def test_store_holds_every_network_layer_and_class(reference):
@@ -94,13 +70,13 @@ def test_summary_aggregates_per_setting(reference, capsys):
     assert "D-I 3_by_6 relu" in capsys.readouterr().out
 
 
-def test_same_config_gives_identical_tables(reference, tmp_path):
-    again = run_experiment(tiny_config(), out=tmp_path / "again")
+def test_same_config_gives_identical_tables(reference, tmp_path, tiny_config):
+    again = run_experiment(tiny_config, out=tmp_path / "again")
     assert table(again / "betti.csv") == table(reference / "betti.csv")
     assert table(again / "networks.csv") == table(reference / "networks.csv")
 
 
-def test_interrupted_run_resumes_to_the_same_tables(reference, tmp_path):
+def test_interrupted_run_resumes_to_the_same_tables(reference, tmp_path, tiny_config):
     out = tmp_path / "interrupted"
     finished = []
 
@@ -110,14 +86,14 @@ def test_interrupted_run_resumes_to_the_same_tables(reference, tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_experiment(tiny_config(), out=out, events=RunEvents(job_done=interrupt_after_five))
+        run_experiment(tiny_config, out=out, events=RunEvents(job_done=interrupt_after_five))
     assert 1 <= len(table(out / "betti.csv")) < 32
     # a torn last line, as a killed process might leave
     with (out / "betti.csv").open("a") as handle:
         handle.write("D-I_3_by_6_relu_s0,3,1,5")
     with pytest.raises(InputError, match="already holds results; pass --resume"):
-        run_experiment(tiny_config(), out=out)
-    run_experiment(tiny_config(), out=out, resume=True)
+        run_experiment(tiny_config, out=out)
+    run_experiment(tiny_config, out=out, resume=True)
     assert table(out / "betti.csv") == table(reference / "betti.csv")
     assert table(out / "networks.csv") == table(reference / "networks.csv")
 
@@ -154,15 +130,15 @@ def signal_a_running_experiment(config_text: str, directory: Path, signum: int):
     return process, stderr, rows_before_resume, out
 
 
-def test_killed_process_resumes_to_the_same_tables(reference, tmp_path):
-    process, _, rows, out = signal_a_running_experiment(TINY, tmp_path, signal.SIGKILL)
+def test_killed_process_resumes_to_the_same_tables(reference, tmp_path, tiny_toml):
+    process, _, rows, out = signal_a_running_experiment(tiny_toml, tmp_path, signal.SIGKILL)
     assert process.returncode == -signal.SIGKILL and 3 <= rows < 32
     assert table(out / "betti.csv") == table(reference / "betti.csv")
     assert table(out / "networks.csv") == table(reference / "networks.csv")
 
 
-def test_ctrl_c_exits_130_without_traceback_and_resumes(reference, tmp_path):
-    alias = TINY.replace('dataset = "D-I"', 'dataset = "d1"')  # an alias of D-I
+def test_ctrl_c_exits_130_without_traceback_and_resumes(reference, tmp_path, tiny_toml):
+    alias = tiny_toml.replace('dataset = "D-I"', 'dataset = "d1"')  # an alias of D-I
     process, stderr, rows, out = signal_a_running_experiment(alias, tmp_path, signal.SIGINT)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and "interrupted" in stderr
@@ -171,10 +147,12 @@ def test_ctrl_c_exits_130_without_traceback_and_resumes(reference, tmp_path):
     assert table(out / "networks.csv") == table(reference / "networks.csv")
 
 
-def test_resume_refuses_another_experiment(reference, tmp_path):
+def test_resume_refuses_another_experiment(reference, tmp_path, tiny_config, tiny_toml):
     out = tmp_path / "store"
-    run_experiment(tiny_config(), out=out)
-    changed = parse_config(TINY.replace('measure = "all"', 'measure = "all"\nk = 9'), name="tiny")
+    run_experiment(tiny_config, out=out)
+    changed = parse_config(
+        tiny_toml.replace('measure = "all"', 'measure = "all"\nk = 9'), name="tiny"
+    )
     with pytest.raises(InputError, match="holds a run of a different experiment"):
         run_experiment(changed, out=out, resume=True)
 
@@ -193,10 +171,10 @@ def test_summary_of_a_broken_store_is_a_clear_error(tmp_path, capsys, files, mes
     assert message in capsys.readouterr().err
 
 
-def test_top_up_trains_more_seeds_until_the_budget_when_too_few_succeed(tmp_path):
+def test_top_up_trains_more_seeds_until_the_budget_when_too_few_succeed(tmp_path, tiny_toml):
     # 100 steps cannot reach 100% training accuracy on D-I: no network is well trained, so
     # each round asks for as many extra seeds as are missing until the 3 extras are spent.
-    text = TINY.replace("seeds = 2", "seeds = 2\ntop_up = 3").replace("= 300", "= 100")
+    text = tiny_toml.replace("seeds = 2", "seeds = 2\ntop_up = 3").replace("= 300", "= 100")
     config = parse_config(text.replace('"relu", "tanh"', '"relu"'), name="top-up")
     out = run_experiment(config, out=tmp_path / "store")
     networks = table(out / "networks.csv")
@@ -234,10 +212,10 @@ def test_interleave_takes_every_list_in_turn():
 
 
 def test_member_chunk_changes_grouping_not_results_and_may_change_on_resume(
-    reference, tmp_path, capsys
+    reference, tmp_path, capsys, tiny_toml
 ):
     config = tmp_path / "tiny.toml"
-    config.write_text(TINY)
+    config.write_text(tiny_toml)
     out = tmp_path / "chunked"
     assert main(["run", str(config), "--out", str(out), "--member-chunk", "1"]) == 0
     assert table(out / "networks.csv") == table(reference / "networks.csv")
@@ -248,17 +226,21 @@ def test_member_chunk_changes_grouping_not_results_and_may_change_on_resume(
     assert "--member-chunk must be >= 1" in capsys.readouterr().err
 
 
-def test_measure_only_resume_measures_the_stored_networks_and_trains_none(reference, tmp_path):
+def test_measure_only_resume_measures_the_stored_networks_and_trains_none(
+    reference, tmp_path, tiny_config
+):
     out = tmp_path / "store"
     shutil.copytree(reference, out)
     betti = (out / "betti.csv").read_text().splitlines(keepends=True)
     (out / "betti.csv").write_text(betti[0])  # trained on one machine, measured on another
-    run_experiment(tiny_config(), out=out, resume=True, train=False)
+    run_experiment(tiny_config, out=out, resume=True, train=False)
     assert table(out / "betti.csv") == table(reference / "betti.csv")
     assert table(out / "networks.csv") == table(reference / "networks.csv")
 
 
-def test_a_resumed_run_trains_before_it_measures_what_an_earlier_run_left(reference, tmp_path):
+def test_a_resumed_run_trains_before_it_measures_what_an_earlier_run_left(
+    reference, tmp_path, tiny_config
+):
     out = tmp_path / "store"
     shutil.copytree(reference, out)
     unmeasured, untrained = "D-I_3_by_6_relu_s0", "D-I_3_by_6_tanh_s1"
@@ -268,7 +250,7 @@ def test_a_resumed_run_trains_before_it_measures_what_an_earlier_run_left(refere
     (out / "params" / f"{untrained}.npz").unlink()
     events = []
     run_experiment(
-        tiny_config(),
+        tiny_config,
         out=out,
         resume=True,
         events=RunEvents(
@@ -282,9 +264,9 @@ def test_a_resumed_run_trains_before_it_measures_what_an_earlier_run_left(refere
     assert table(out / "networks.csv") == table(reference / "networks.csv")
 
 
-def test_measure_only_needs_resume(tmp_path, capsys):
+def test_measure_only_needs_resume(tmp_path, capsys, tiny_toml):
     config = tmp_path / "tiny.toml"
-    config.write_text(TINY)
+    config.write_text(tiny_toml)
     assert main(["run", str(config), "--out", str(tmp_path / "s"), "--measure-only"]) == 2
     assert "add --resume" in capsys.readouterr().err
 
@@ -302,3 +284,26 @@ def test_homology_layers_push_each_class_subsample_through_the_network(reference
     assert set(predicted.tolist()) <= {0, 1} and len(predicted) == sum(counts)
     with pytest.raises(InputError, match="trained on 'D-I', not on 'digits'"):
         homology_layers(network, load("digits"), 1)
+
+
+def test_a_serial_executor_and_a_custom_trainer_give_the_same_tables(
+    reference, tmp_path, tiny_config
+):
+    class CountingTrainer(LocalDevices):
+        """A second training backend: this process's devices, counting the groups."""
+
+        groups = 0
+
+        def train_groups(self, *args, **kwargs):
+            for group in super().train_groups(*args, **kwargs):
+                self.groups += 1
+                yield group
+
+    trainer = CountingTrainer()
+    with SerialExecutor() as executor:
+        out = run_experiment(
+            tiny_config, out=tmp_path / "serial", executor=executor, trainer=trainer
+        )
+    assert trainer.groups >= 1
+    assert table(out / "betti.csv") == table(reference / "betti.csv")
+    assert table(out / "networks.csv") == table(reference / "networks.csv")

@@ -19,8 +19,14 @@ from topnn_jax.plotting.clouds import (
     plot_scan,
 )
 from topnn_jax.plotting.common import CLASS_COLOURS, save_figure
-from topnn_jax.scan import ParameterScan, ScanEntry
-from topnn_jax.topology import BettiResult, Persistence, persistence
+from topnn_jax.topology import (
+    BettiResult,
+    GraphBetti,
+    ParameterScan,
+    Persistence,
+    ScanEntry,
+    persistence,
+)
 
 # --- small hand-made inputs -----------------------------------------------------------------
 
@@ -50,7 +56,7 @@ def entry(label: int, k: int, scale: int, betti, truth=(1, 0)) -> ScanEntry:
     result = (
         InputError("complex too large")
         if betti is None
-        else BettiResult(tuple(betti), 50, 50, k, k, scale, 100, 50, 0.0)
+        else BettiResult(50, 50, k, k, scale, GraphBetti(tuple(betti), 100, 50, 0.0), 0.0)
     )
     return ScanEntry(label, k, scale, result, truth)
 

@@ -19,8 +19,7 @@ from topnn_jax.plotting.trajectories import (
     trajectory_groups,
 )
 from topnn_jax.results import load_store
-from topnn_jax.store import betti_columns, format_row
-from topnn_jax.training import NETWORK_COLUMNS
+from topnn_jax.store import NETWORK_COLUMNS, betti_columns, format_row
 
 BOTTLENECK = "2-15-15-15-15-3-15-15-15-15-2"
 

@@ -32,28 +32,21 @@ def test_every_paper_setting_is_a_valid_config():
         assert len(config.networks.seeds) == 30 and config.networks.top_up >= 30
 
 
-TINY = """
-[data]
-dataset = "D-I"
-size = 1500
-[networks]
-architectures = ["3_by_6"]
-activations = ["tanh"]
-seeds = 1
-[training]
-max_steps = 200
-eval_every = 100
-[topology]
-measure = "all"
-[run]
-workers = 1
-"""
+@pytest.fixture
+def tiny(tiny_toml: str) -> str:
+    """The tiny experiment with one tanh network, 200 steps, one worker."""
+    return (
+        tiny_toml.replace('activations = ["relu", "tanh"]', 'activations = ["tanh"]')
+        .replace("seeds = 2", "seeds = 1")
+        .replace("max_steps = 300", "max_steps = 200")
+        .replace("workers = 2", "workers = 1")
+    )
 
 
-def test_a_setting_runs_and_its_tables_are_collected(tmp_path, capsys):
+def test_a_setting_runs_and_its_tables_are_collected(tmp_path, capsys, tiny):
     configs = tmp_path / "configs"
     configs.mkdir()
-    (configs / "tiny.toml").write_text(TINY)
+    (configs / "tiny.toml").write_text(tiny)
     arguments = ["tiny", "--configs", str(configs), "--stores", str(tmp_path / "stores")]
     arguments += ["--results", str(tmp_path / "results")]
     assert reproduce.main(arguments) == 0
@@ -79,10 +72,10 @@ def test_unknown_or_no_setting_is_a_clear_error(arguments, capsys):
     assert "choose from: " in capsys.readouterr().err
 
 
-def test_measure_only_measures_the_stored_networks_and_trains_none(tmp_path, capsys):
+def test_measure_only_measures_the_stored_networks_and_trains_none(tmp_path, capsys, tiny):
     configs = tmp_path / "configs"
     configs.mkdir()
-    (configs / "tiny.toml").write_text(TINY.replace("seeds = 1", "seeds = 2"))
+    (configs / "tiny.toml").write_text(tiny.replace("seeds = 1", "seeds = 2"))
     arguments = ["tiny", "--configs", str(configs), "--stores", str(tmp_path / "stores")]
     arguments += ["--results", str(tmp_path / "results")]
     assert reproduce.main(arguments) == 0

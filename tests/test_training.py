@@ -15,23 +15,19 @@ import numpy as np
 import pytest
 
 from topnn_jax.cli import training as training_cli
+from topnn_jax.config import TrainingConfig
 from topnn_jax.datasets import Dataset, load
 from topnn_jax.errors import InputError
 from topnn_jax.models import ArchitectureSpec, layer_outputs
-from topnn_jax.training import (
+from topnn_jax.networks import Member, make_members
+from topnn_jax.store import (
     NETWORK_COLUMNS,
-    Member,
-    TrainData,
-    TrainingConfig,
-    batched_chunk,
-    init_state,
     load_network,
-    make_members,
-    plan_buckets,
+    params_path,
     save_network,
-    train,
     write_networks_csv,
 )
+from topnn_jax.training import TrainData, batched_chunk, init_state, plan_buckets, train
 
 CONFIG = TrainingConfig(max_steps=600, eval_every=100)
 
@@ -103,7 +99,8 @@ def test_four_host_devices_give_the_same_results_as_one(eight, tmp_path):
         import jax
         from topnn_jax.datasets import load
         from topnn_jax.models import ArchitectureSpec
-        from topnn_jax.training import TrainingConfig, make_members, save_network, train
+        from topnn_jax import TrainingConfig, make_members, train
+        from topnn_jax.store import save_network
         assert jax.device_count() == 4, jax.devices()
         d1 = load("D-I", seed=0, size=1500)
         specs = [ArchitectureSpec.parse("4_by_8", 2, a) for a in ("relu", "tanh")]
@@ -117,7 +114,7 @@ def test_four_host_devices_give_the_same_results_as_one(eight, tmp_path):
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
-    loaded = [load_network(tmp_path / f"{m.network_id}.npz") for m in members]
+    loaded = [load_network(params_path(tmp_path, m.network_id)) for m in members]
     _assert_same(loaded, networks)
 
 
@@ -210,7 +207,7 @@ def test_member_key_comes_from_identity():
 def test_save_load_and_csv_round_trip(eight, tmp_path):
     _, networks, _ = eight
     network = networks[5]
-    path = save_network(network, tmp_path / "params")
+    path = save_network(network, tmp_path)
     assert path.name == f"{network.member.network_id}.npz"
     loaded = load_network(path)
     _assert_same([loaded], [network])

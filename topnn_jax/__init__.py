@@ -1,6 +1,50 @@
 """topnn-jax: how the topology of a data set changes through the layers of neural networks.
 
 JAX trains many small networks at once; giotto-ph measures the Betti numbers of every layer.
+
+The public API, by area (each name is imported on first use, so that importing one module of
+the package, e.g. `topnn_jax.results`, does not import JAX's training loop):
+
+* data sets: `load`, `Dataset`, `TopologyPreset`;
+* networks: `ArchitectureSpec`, `ACTIVATIONS`, `PAPER_ACTIVATIONS`, `layer_outputs`,
+  `Member`, `make_members`, `TrainedNetwork`, `TrainingConfig`, `train`;
+* Betti numbers: `betti_numbers`, `persistence`, `BettiResult`, `Persistence`,
+  `scan_parameters`;
+* experiments: `ExperimentConfig`, `load_config`, `parse_config`, `run_experiment`,
+  `RunEvents`; who runs the work: `BettiExecutor`, `TrainingExecutor`, `BettiPool`,
+  `SerialExecutor`, `LocalDevices`;
+* results: `load_store`, `load_stores`, `Store`, `summarize`, `load_network`,
+  `evaluate_claims`, `CLAIMS`, `write_report`;
+* errors: `InputError`.
 """
 
+from topnn_jax._lazy import attach
+
 __version__ = "0.1.0"
+
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    {
+        ".claims": ("CLAIMS", "evaluate_claims"),
+        ".config": ("ExperimentConfig", "TrainingConfig", "load_config", "parse_config"),
+        ".datasets": ("Dataset", "TopologyPreset", "load"),
+        ".errors": ("InputError",),
+        ".executors": ("BettiExecutor", "LocalDevices", "TrainingExecutor"),
+        ".models": ("ACTIVATIONS", "PAPER_ACTIVATIONS", "ArchitectureSpec", "layer_outputs"),
+        ".networks": ("Member", "TrainedNetwork", "make_members"),
+        ".pipeline": ("RunEvents", "run_experiment"),
+        ".report": ("write_report",),
+        ".results": ("Store", "load_store", "load_stores", "summarize"),
+        ".store": ("load_network",),
+        ".topology": (
+            "BettiPool",
+            "BettiResult",
+            "Persistence",
+            "SerialExecutor",
+            "betti_numbers",
+            "persistence",
+            "scan_parameters",
+        ),
+        ".training": ("train",),
+    },
+)

@@ -8,9 +8,9 @@ A config has five sections; every key is optional except where noted::
     [topology]  k = 13; scale = 2; stride = 3; maxdim = 1; labels = "true"; measure = "well_trained"
     [run]       out = "results/quick"; workers = "auto"; threads = "auto"
 
-`[training]` takes every field of `topnn_jax.training.TrainingConfig`. `[topology]` keys left out
-take the data set's preset. An unknown key, a wrong type or an impossible value raises
-`InputError` naming the key and what is allowed.
+`[training]` takes every field of `TrainingConfig`. `[topology]` keys left out take the data
+set's preset. An unknown key or a wrong type raises `InputError` naming the key and what is
+allowed; each section checks its values in its `__post_init__`.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from topnn_jax.datasets import TopologyPreset, resolve_dataset
+from topnn_jax.datasets import Dataset, TopologyPreset, load, resolve_dataset
 from topnn_jax.errors import InputError
-from topnn_jax.models import ArchitectureSpec, check_activation
-from topnn_jax.training import TrainingConfig
+from topnn_jax.models import PAPER_ACTIVATIONS, ArchitectureSpec, check_activation
+from topnn_jax.topology.parameters import check_parameter
 
 DEFAULT_EXPERIMENT = "quick"
 LABEL_SOURCES = ("true", "predicted")
@@ -43,6 +43,24 @@ class DataSection:
     size: int | None = None
     options: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if not self.datasets:
+            raise InputError("[data] datasets must name at least one data set")
+        for dataset in self.datasets:
+            entry = resolve_dataset(dataset)
+            unknown = sorted(set(self.options) - set(entry.options) - {"path"})
+            if "size" in self.options or "seed" in self.options:
+                raise InputError("[data] give seed and size as keys of [data], not inside options")
+            if unknown:
+                raise InputError(
+                    f"[data] options: {entry.name} does not take {', '.join(unknown)}; it "
+                    f"takes: {', '.join(entry.options) or 'none'}"
+                )
+        if self.seed < 0:
+            raise InputError(f"[data] seed must be >= 0, got {self.seed}")
+        if self.size is not None and self.size < 1:
+            raise InputError(f"[data] size must be a positive integer, got {self.size}")
+
 
 @dataclass(frozen=True)
 class NetworksSection:
@@ -54,9 +72,77 @@ class NetworksSection:
     """
 
     architectures: tuple[str, ...] = ("10_by_15",)
-    activations: tuple[str, ...] = ("relu", "leaky_relu", "tanh")
+    activations: tuple[str, ...] = PAPER_ACTIVATIONS
     seeds: tuple[int, ...] = tuple(range(6))
     top_up: int = 0
+
+    def __post_init__(self) -> None:
+        for key in ("architectures", "activations", "seeds"):
+            if not getattr(self, key):
+                raise InputError(f"[networks] {key} must not be empty")
+        for activation in self.activations:
+            check_activation(activation)
+        for arch in self.architectures:
+            ArchitectureSpec.parse(arch, _parse_input_dim(arch), self.activations[0])
+        if self.top_up < 0:
+            raise InputError(f"[networks] top_up must be >= 0 (extra seeds), got {self.top_up}")
+        if any(seed < 0 for seed in self.seeds) or len(set(self.seeds)) != len(self.seeds):
+            raise InputError(f"[networks] seeds must be distinct and >= 0, got {list(self.seeds)}")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How to train; defaults are the paper's protocol.
+
+    Attributes:
+        learning_rate: Adam's initial step size.
+        decay_steps: the learning rate is multiplied by `decay_rate` every `decay_steps` steps,
+            continuously: lr * decay_rate ** (step / decay_steps).
+        decay_rate: see `decay_steps`.
+        beta1, beta2, epsilon: Adam's moment decay rates and denominator offset.
+        max_steps: step limit per member.
+        eval_every: steps between accuracy checks (early stop is decided at checks only).
+        batch_size: points per step; None = full batch (the paper's). Minibatches are drawn
+            without replacement within an epoch, from the member's own key.
+        max_test_error: a network is well trained when it classifies every training point
+            correctly and its test error is at most this fraction.
+        max_padding_waste: the planner merges architectures of one depth into a zero-padded
+            bucket only while at most this fraction of the bucket's work is padding.
+        member_chunk: members per compiled program run (rounded up to a multiple of the device
+            count); None = `topnn_jax.training.CPU_MEMBER_CHUNK` on CPU, all members of a
+            bucket elsewhere.
+    """
+
+    learning_rate: float = 0.02
+    decay_steps: int = 2500
+    decay_rate: float = 0.5
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+    max_steps: int = 12_000
+    eval_every: int = 500
+    batch_size: int | None = None
+    max_test_error: float = 0.01
+    max_padding_waste: float = 0.25
+    member_chunk: int | None = None
+
+    def __post_init__(self) -> None:
+        positive = ("learning_rate", "decay_steps", "decay_rate", "max_steps", "eval_every")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise InputError(f"training {name} must be > 0, got {getattr(self, name)}")
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise InputError(f"training {name} must be in [0, 1), got {getattr(self, name)}")
+        if not self.epsilon >= 0:
+            raise InputError(f"training epsilon must be >= 0, got {self.epsilon}")
+        for name in ("batch_size", "member_chunk"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise InputError(f"training {name} must be >= 1 or None, got {value}")
+        for name in ("max_test_error", "max_padding_waste"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise InputError(f"training {name} must be in [0, 1], got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -77,6 +163,19 @@ class TopologySection:
     labels: str = "true"
     measure: str = "well_trained"
 
+    def __post_init__(self) -> None:
+        for key in ("k", "scale", "stride", "maxdim"):
+            if getattr(self, key) is not None:
+                check_parameter(key, getattr(self, key), where="[topology] ")
+        if self.labels not in LABEL_SOURCES:
+            raise InputError(
+                f"[topology] labels must be one of {LABEL_SOURCES}, got {self.labels!r}"
+            )
+        if self.measure not in MEASURE_CHOICES:
+            raise InputError(
+                f"[topology] measure must be one of {MEASURE_CHOICES}, got {self.measure!r}"
+            )
+
     def resolve(self, preset: TopologyPreset) -> TopologyPreset:
         """The data set's preset with this section's explicit values applied."""
         chosen = {
@@ -94,6 +193,12 @@ class RunSection:
     workers: int | None = None
     threads: int | None = None
 
+    def __post_init__(self) -> None:
+        for key in ("workers", "threads"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                raise InputError(f'[run] {key} must be >= 1 or "auto", got {value}')
+
 
 @dataclass(frozen=True)
 class ExperimentConfig:
@@ -110,8 +215,12 @@ class ExperimentConfig:
         """Plain data (lists, not tuples), as written to the results store."""
         sections = ("data", "networks", "training", "topology", "run")
         return {"name": self.name} | {
-            section: jsonable(dataclasses.asdict(getattr(self, section))) for section in sections
+            section: _jsonable(dataclasses.asdict(getattr(self, section))) for section in sections
         }
+
+    def load_dataset(self, name: str) -> Dataset:
+        """One of the config's data sets, loaded with the config's seed, size and options."""
+        return load(name, seed=self.data.seed, size=self.data.size, **self.data.options)
 
     def architecture_specs(self, input_dim: int) -> list[ArchitectureSpec]:
         """Every architecture x activation as a spec for data of `input_dim` features."""
@@ -122,12 +231,12 @@ class ExperimentConfig:
         ]
 
 
-def jsonable(value: Any) -> Any:
+def _jsonable(value: Any) -> Any:
     """Tuples to lists, recursively."""
     if isinstance(value, dict):
-        return {key: jsonable(item) for key, item in value.items()}
+        return {key: _jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [jsonable(item) for item in value]
+        return [_jsonable(item) for item in value]
     return value
 
 
@@ -164,13 +273,11 @@ def config_from_document(document: Any, name: str = "experiment") -> ExperimentC
         table = document.get(section, {})
         if not isinstance(table, dict):
             raise InputError(f"config {name}: {section} must be a table [{section}]")
-        values[section] = build_section(name, section, cls, normalise(section, table))
-    config = ExperimentConfig(name=name, **values)
-    check_values(config)
-    return config
+        values[section] = _build_section(name, section, cls, _normalise(section, table))
+    return ExperimentConfig(name=name, **values)
 
 
-def normalise(section: str, table: dict) -> dict:
+def _normalise(section: str, table: dict) -> dict:
     """Accept the friendly spellings: dataset = "D-I", seeds = 8, workers = "auto"."""
     table = dict(table)
     if section == "data" and "dataset" in table:
@@ -190,7 +297,7 @@ def normalise(section: str, table: dict) -> dict:
     return table
 
 
-def build_section(name: str, section: str, cls: type, table: dict) -> Any:
+def _build_section(name: str, section: str, cls: type, table: dict) -> Any:
     """Check every key's type against the dataclass's annotations, then construct it."""
     hints = typing.get_type_hints(cls)
     allowed = [f.name for f in dataclasses.fields(cls)]
@@ -199,30 +306,30 @@ def build_section(name: str, section: str, cls: type, table: dict) -> Any:
             raise InputError(
                 f"config {name}: unknown key {key!r} in [{section}]; allowed: {', '.join(allowed)}"
             )
-        check_type(f"[{section}] {key}", value, hints[key])
+        _check_type(f"[{section}] {key}", value, hints[key])
     converted = {
         key: tuple(value) if isinstance(value, list) else value for key, value in table.items()
     }
     return cls(**converted)
 
 
-def check_type(where: str, value: Any, hint: Any) -> None:
+def _check_type(where: str, value: Any, hint: Any) -> None:
     """Raise `InputError` unless `value` (from TOML) fits the annotation `hint`."""
-    if not type_matches(value, hint):
+    if not _type_matches(value, hint):
         shown = "list" if isinstance(value, list) else type(value).__name__
-        raise InputError(f"{where} must be {describe_type(hint)}, got {shown} {value!r}")
+        raise InputError(f"{where} must be {_describe_type(hint)}, got {shown} {value!r}")
 
 
-def type_matches(value: Any, hint: Any) -> bool:
+def _type_matches(value: Any, hint: Any) -> bool:
     """Whether a TOML value fits an annotation: int, float, str, dict, tuple[X, ...], X | None."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        return any(type_matches(value, option) for option in typing.get_args(hint))
+        return any(_type_matches(value, option) for option in typing.get_args(hint))
     if hint is type(None):
         return value is None
     if origin is tuple:
         item = typing.get_args(hint)[0]
-        return isinstance(value, list) and all(type_matches(v, item) for v in value)
+        return isinstance(value, list) and all(_type_matches(v, item) for v in value)
     if hint is float:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if hint is int:
@@ -232,69 +339,19 @@ def type_matches(value: Any, hint: Any) -> bool:
     return isinstance(value, hint)
 
 
-def describe_type(hint: Any) -> str:
+def _describe_type(hint: Any) -> str:
     """'an integer', 'a list of strings', ... for error messages."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        options = [describe_type(h) for h in typing.get_args(hint) if h is not type(None)]
+        options = [_describe_type(h) for h in typing.get_args(hint) if h is not type(None)]
         return " or ".join(options)
     if origin is tuple:
-        return f"a list of {describe_type(typing.get_args(hint)[0]).split(' ', 1)[1]}s"
+        return f"a list of {_describe_type(typing.get_args(hint)[0]).split(' ', 1)[1]}s"
     names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
     return names.get(hint, "a table")
 
 
-def check_values(config: ExperimentConfig) -> None:
-    """Values the types cannot express: names that must exist, counts that must be positive."""
-    data, networks, topology, run = config.data, config.networks, config.topology, config.run
-    if not data.datasets:
-        raise InputError("[data] datasets must name at least one data set")
-    for dataset in data.datasets:
-        entry = resolve_dataset(dataset)
-        unknown = sorted(set(data.options) - set(entry.options) - {"path"})
-        if "size" in data.options or "seed" in data.options:
-            raise InputError("[data] give seed and size as keys of [data], not inside options")
-        if unknown:
-            raise InputError(
-                f"[data] options: {entry.name} does not take {', '.join(unknown)}; it takes: "
-                f"{', '.join(entry.options) or 'none'}"
-            )
-    if data.seed < 0:
-        raise InputError(f"[data] seed must be >= 0, got {data.seed}")
-    if data.size is not None and data.size < 1:
-        raise InputError(f"[data] size must be a positive integer, got {data.size}")
-    for key in ("architectures", "activations", "seeds"):
-        if not getattr(networks, key):
-            raise InputError(f"[networks] {key} must not be empty")
-    for activation in networks.activations:
-        check_activation(activation)
-    for arch in networks.architectures:
-        ArchitectureSpec.parse(arch, parse_input_dim(arch), networks.activations[0])
-    if networks.top_up < 0:
-        raise InputError(f"[networks] top_up must be >= 0 (extra seeds), got {networks.top_up}")
-    if any(seed < 0 for seed in networks.seeds) or len(set(networks.seeds)) != len(networks.seeds):
-        raise InputError(f"[networks] seeds must be distinct and >= 0, got {list(networks.seeds)}")
-    for key in ("k", "scale", "stride"):
-        value = getattr(topology, key)
-        if value is not None and value < 1:
-            raise InputError(f"[topology] {key} must be >= 1, got {value}")
-    if topology.maxdim is not None and not 0 <= topology.maxdim <= 3:
-        raise InputError(f"[topology] maxdim must be 0, 1, 2 or 3, got {topology.maxdim}")
-    if topology.labels not in LABEL_SOURCES:
-        raise InputError(
-            f"[topology] labels must be one of {LABEL_SOURCES}, got {topology.labels!r}"
-        )
-    if topology.measure not in MEASURE_CHOICES:
-        raise InputError(
-            f"[topology] measure must be one of {MEASURE_CHOICES}, got {topology.measure!r}"
-        )
-    for key in ("workers", "threads"):
-        value = getattr(run, key)
-        if value is not None and value < 1:
-            raise InputError(f'[run] {key} must be >= 1 or "auto", got {value}')
-
-
-def parse_input_dim(arch: str) -> int:
+def _parse_input_dim(arch: str) -> int:
     """Input width of an explicit layer string; 1 for L_by_W names (the data set decides)."""
     head = str(arch).split("-", 1)[0]
     return int(head) if "-" in str(arch) and head.isdigit() else 1

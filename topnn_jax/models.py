@@ -35,6 +35,10 @@ ACTIVATIONS: dict[str, Activation] = {
 """Activation name -> elementwise function. leaky_relu has slope 0.2 (the paper's); clipped_relu is
 min(max(x, 0), 1); gelu is the exact (erf) form."""
 
+PAPER_ACTIVATIONS = ("relu", "leaky_relu", "tanh")
+"""The paper's activations in its claimed order, fastest topology reduction first (claim 2);
+reports, figures and the claims list activations in this order."""
+
 _PAPER_NAME = re.compile(r"^(\d+)_by_(\d+)$")
 _LAYER_STRING = re.compile(r"^\d+(-\d+)+$")
 
@@ -228,7 +232,7 @@ def unpad_params(params: Params, spec: ArchitectureSpec) -> Params:
     }
 
 
-def validate_points(points: np.ndarray, dim: int, what: str = "points") -> np.ndarray:
+def _validate_points(points: np.ndarray, dim: int, what: str = "points") -> np.ndarray:
     """Return points as float32[n, dim], or raise `InputError` for a wrong shape or NaN/inf."""
     array = np.asarray(points)
     if array.ndim != 2 or array.shape[1] != dim:
@@ -260,7 +264,7 @@ def layer_outputs(
         ``spec.n_layers + 1`` arrays: the input float32[n, d], each hidden layer after its
         activation float32[n, w_i], and the logits float32[n, output_dim].
     """
-    points = validate_points(points, spec.input_dim)
+    points = _validate_points(points, spec.input_dim)
     if batch_size < 1:
         raise InputError(f"batch_size must be >= 1, got {batch_size}")
     n = points.shape[0]

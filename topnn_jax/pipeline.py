@@ -8,39 +8,35 @@ of the groups before it; finished results are appended to the store as they arri
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 import itertools
-import os
-import platform
-import sys
-from collections.abc import Callable, Iterator
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import jax
-import numpy as np
-
 from topnn_jax.config import ExperimentConfig
-from topnn_jax.datasets import Dataset, TopologyPreset, load
+from topnn_jax.datasets import Dataset
 from topnn_jax.errors import InputError
-from topnn_jax.models import ArchitectureSpec, layer_outputs
-from topnn_jax.ph_workers import BettiPool, available_cpus
-from topnn_jax.store import BETTI_KEY, NETWORK_KEY, CsvTable, betti_columns, read_json, write_json
-from topnn_jax.topology import BettiResult
-from topnn_jax.training import (
+from topnn_jax.executors import BettiExecutor, LocalDevices, TrainingExecutor
+from topnn_jax.layer_clouds import class_clouds
+from topnn_jax.models import ArchitectureSpec
+from topnn_jax.networks import Member, TrainedNetwork, make_members
+from topnn_jax.store import (
+    BETTI_FILE,
+    BETTI_KEY,
     NETWORK_COLUMNS,
-    Member,
-    Progress,
-    TrainedNetwork,
+    NETWORK_KEY,
+    NETWORKS_FILE,
+    CsvTable,
+    betti_columns,
+    betti_row,
     load_network,
-    make_members,
     network_row,
+    open_store,
+    params_path,
     save_network,
-    train_groups,
 )
-
-PACKAGES = ("topnn-jax", "jax", "jaxlib", "flax", "optax", "numpy", "scipy", "giotto-ph")
+from topnn_jax.topology import BettiPool, BettiResult
+from topnn_jax.training import Progress
 
 
 @dataclass(frozen=True)
@@ -74,57 +70,6 @@ class RunEvents:
     job_done: Callable[[PhJob, BettiResult | InputError], None] | None = None
 
 
-def environment() -> dict:
-    """Package versions, JAX backend and devices, CPU count: written to environment.json."""
-    versions = {}
-    for package in PACKAGES:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
-    return {
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "packages": versions,
-        "jax_backend": jax.default_backend(),
-        "jax_devices": [str(device) for device in jax.devices()],
-        "cpu_count": os.cpu_count(),
-        "available_cpus": available_cpus(),
-    }
-
-
-def open_store(config: ExperimentConfig, out: Path, resume: bool) -> None:
-    """Create the store, or check that a resumed one was made by the same experiment."""
-    config_path = out / "config.json"
-    if config_path.exists():
-        if not resume:
-            raise InputError(
-                f"{out} already holds results; pass --resume to continue that run, or choose "
-                "another --out"
-            )
-        saved = read_json(config_path)
-        current = config.to_dict()
-        if resumable_part(saved) != resumable_part(current):
-            raise InputError(
-                f"{out} holds a run of a different experiment; resume needs the same config "
-                "(only [run], [networks] top_up and [training] member_chunk may change)"
-            )
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(config_path, config.to_dict())
-    write_json(out / "environment.json", environment())
-
-
-def resumable_part(config: dict) -> dict:
-    """What must match between resumes: the config without its name, its [run] section,
-    [networks] top_up (more top-up seeds only add networks) and [training] member_chunk (a
-    member's outcome does not depend on its group)."""
-    kept = {key: value for key, value in config.items() if key not in ("run", "name")}
-    for section, key in (("networks", "top_up"), ("training", "member_chunk")):
-        if isinstance(kept.get(section), dict):
-            kept[section] = {k: v for k, v in kept[section].items() if k != key}
-    return kept
-
-
 def top_up_round_size(target: int, tried: int, well: int, untried: int) -> int:
     """Seeds a spec's next top-up round trains: those it is short of `target` well-trained
     networks, scaled by its observed success rate well/tried (below 1/tried when none
@@ -140,69 +85,11 @@ def interleave(lists: list[list[Member]]) -> list[Member]:
     return [item for group in itertools.zip_longest(*lists) for item in group if item is not None]
 
 
-def dataset_of(config: ExperimentConfig, name: str) -> Dataset:
-    """Load one of the config's data sets with the config's seed, size and options."""
-    return load(name, seed=config.data.seed, size=config.data.size, **config.data.options)
-
-
-def homology_layers(
-    network: TrainedNetwork, dataset: Dataset, stride: int, labels: str = "true"
-) -> tuple[list[np.ndarray], np.ndarray]:
-    """Every layer's output for the homology subsample, and each point's class.
-
-    Returns:
-        (outputs, membership): per layer float32[m, w] (input, hidden..., logits) for class a's
-        every-`stride`-th training point then class b's, and int[m] classes: the data's labels
-        with `labels="true"`, the network's predictions with `"predicted"`.
-    """
-    if network.member.dataset != dataset.name:
-        raise InputError(
-            f"the network was trained on {network.member.dataset!r}, not on {dataset.name!r}"
-        )
-    indices = [dataset.homology_indices(label, stride) for label in (0, 1)]
-    points = dataset.train_points[np.concatenate(indices)]
-    outputs = layer_outputs(network.params, network.member.spec, points)
-    if labels == "true":
-        membership = np.repeat([0, 1], [len(indices[0]), len(indices[1])])
-    else:
-        membership = np.argmax(outputs[-1], axis=1)
-    return outputs, membership
-
-
-def class_clouds(
-    network: TrainedNetwork, dataset: Dataset, preset: TopologyPreset, labels: str
-) -> Iterator[tuple[int, int, np.ndarray]]:
-    """(layer, label, float32[m, w]) for every layer and class of the homology subsample, split
-    by `labels` as in `homology_layers`."""
-    outputs, membership = homology_layers(network, dataset, preset.stride, labels)
-    for layer, output in enumerate(outputs):
-        for label in (0, 1):
-            cloud = output[membership == label]
-            if len(cloud):
-                yield layer, label, cloud
-
-
-def should_measure(network: TrainedNetwork, measure: str) -> bool:
+def _should_measure(network: TrainedNetwork, measure: str) -> bool:
     """The paper's rule: only well-trained networks, unless the config asks for all."""
     if network.result.failed:
         return False
     return network.result.well_trained or measure == "all"
-
-
-def betti_row(job: PhJob, result: BettiResult, maxdim: int) -> dict:
-    """One betti.csv row; dimensions above the job's maxdim are left empty."""
-    row = {
-        "network_id": job.network_id,
-        "layer": job.layer,
-        "label": job.label,
-        "n_points": result.n_points,
-        "k": result.k_used,
-        "scale": result.scale,
-        "seconds": round(result.seconds, 4),
-    }
-    for d in range(maxdim + 1):
-        row[f"b{d}"] = result.betti[d] if d < len(result.betti) else ""
-    return row
 
 
 def run_experiment(
@@ -212,6 +99,9 @@ def run_experiment(
     events: RunEvents | None = None,
     stream: bool = True,
     train: bool = True,
+    *,
+    executor: BettiExecutor | None = None,
+    trainer: TrainingExecutor | None = None,
 ) -> Path:
     """Run `config`, writing the store to `out` (default: the config's `[run] out`).
 
@@ -222,17 +112,26 @@ def run_experiment(
             trains every network first, then measures (for comparison in benchmarks).
         train: False trains nothing and only measures the networks a resumed store already
             holds (e.g. networks trained on a GPU machine, measured on a CPU cluster).
+        executor: what runs the Betti jobs (the caller closes it); default a `BettiPool` of
+            the config's `[run]` workers and threads, made and closed here.
+        trainer: what trains the networks; default `LocalDevices()`, this process's devices.
 
     Returns:
         The store's directory.
     """
     out = Path(out or config.run.out)
-    loaded = (dataset_of(config, name) for name in config.data.datasets)
+    loaded = (config.load_dataset(name) for name in config.data.datasets)
     datasets = {dataset.name: dataset for dataset in loaded}  # canonical names, as in members
     open_store(config, out, resume)
     workers, threads = config.run.workers, config.run.threads or 1
-    with BettiPool(workers=workers, threads=threads) as pool:
-        run = ExperimentRun(config, out, datasets, pool, events or RunEvents(), stream, train)
+    with (
+        contextlib.nullcontext(executor)
+        if executor is not None
+        else BettiPool(workers=workers, threads=threads)
+    ) as pool:
+        trainer = trainer or LocalDevices()
+        events = events or RunEvents()
+        run = _ExperimentRun(config, out, datasets, pool, trainer, events, stream, train)
         try:
             trained = [network for name in datasets for network in run.train(name)]
             for network in trained:  # only when not streaming
@@ -245,39 +144,41 @@ def run_experiment(
     return out
 
 
-class ExperimentRun:
-    """The state of one run: its tables, the PH pool, and what to measure how."""
+class _ExperimentRun:
+    """The state of one run: its tables, who runs its work, and what to measure how (the
+    arguments as in `run_experiment`)."""
 
     def __init__(
         self,
         config: ExperimentConfig,
         out: Path,
         datasets: dict[str, Dataset],
-        pool: BettiPool,
+        pool: BettiExecutor,
+        trainer: TrainingExecutor,
         events: RunEvents,
         stream: bool = True,
         train: bool = True,
     ) -> None:
         self.config, self.out, self.datasets = config, out, datasets
-        self.pool, self.events, self.stream, self.train_new = pool, events, stream, train
+        self.pool, self.trainer, self.events = pool, trainer, events
+        self.stream, self.train_new = stream, train
         self.presets = {name: config.topology.resolve(ds.preset) for name, ds in datasets.items()}
         self.maxdim = max(preset.maxdim for preset in self.presets.values())
-        self.networks = CsvTable(out / "networks.csv", NETWORK_COLUMNS, NETWORK_KEY)
-        self.betti = CsvTable(out / "betti.csv", betti_columns(self.maxdim), BETTI_KEY)
-        self.params_dir = out / "params"
+        self.networks = CsvTable(out / NETWORKS_FILE, NETWORK_COLUMNS, NETWORK_KEY)
+        self.betti = CsvTable(out / BETTI_FILE, betti_columns(self.maxdim), BETTI_KEY)
 
     def drain(self, block: bool) -> None:
         """Append finished PH results to betti.csv (waiting for all with `block`)."""
         for job, result in self.pool.results(block=block):
             if not isinstance(result, InputError):
-                self.betti.append(betti_row(job, result, self.maxdim))
+                row = betti_row(job.network_id, job.layer, job.label, result, self.maxdim)
+                self.betti.append(row)
             if self.events.job_done:
                 self.events.job_done(job, result)
 
     def keep_finished(self) -> None:
-        """Record results that finished before an interruption; a broken pool has no more."""
-        with contextlib.suppress(BrokenProcessPool):
-            self.drain(block=False)
+        """Record results that finished before an interruption."""
+        self.drain(block=False)
 
     def fully_measured(self, member: Member) -> bool:
         """Every layer x class of the member already has a betti.csv row."""
@@ -288,7 +189,7 @@ class ExperimentRun:
 
     def measure(self, network: TrainedNetwork) -> None:
         """Queue every layer x class of a network that the config measures, unless done."""
-        if not should_measure(network, self.config.topology.measure):
+        if not _should_measure(network, self.config.topology.measure):
             return
         dataset = self.datasets[network.member.dataset]
         preset = self.presets[dataset.name]
@@ -329,7 +230,7 @@ class ExperimentRun:
         while self.train_new and (more := self.top_up_members(dataset.name, specs)):
             trained += self.train_members(dataset, more)
         for member in unmeasured:
-            self.measure(load_network(self.params_dir / f"{member.network_id}.npz"))
+            self.measure(load_network(params_path(self.out, member.network_id)))
             self.drain(block=False)  # record finished jobs as they come, not at the end
         return trained
 
@@ -368,10 +269,10 @@ class ExperimentRun:
         trained = []
         if not todo or not self.train_new:
             return trained
-        for group in train_groups(dataset, todo, self.config.training, report):
+        for group in self.trainer.train_groups(dataset, todo, self.config.training, report):
             networks = [network for _, network in group]
             for network in networks:
-                save_network(network, self.params_dir)
+                save_network(network, self.out)
                 self.networks.append(network_row(network))
             if self.events.group_done:
                 self.events.group_done(networks)

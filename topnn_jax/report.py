@@ -17,11 +17,11 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from topnn_jax.atomic import atomic_write_text
-from topnn_jax.claims import CLAIM_COLUMNS, claim_rows, evaluate_claims
+from topnn_jax.claims import CLAIMS, ClaimResult, claim_row, evaluate_claims
 from topnn_jax.config import ExperimentConfig, config_from_document
 from topnn_jax.datasets import Dataset, TopologyPreset
 from topnn_jax.errors import InputError
-from topnn_jax.pipeline import dataset_of, homology_layers
+from topnn_jax.layer_clouds import homology_layers
 from topnn_jax.plotting import (
     architecture_comparison,
     betti_trajectories,
@@ -34,10 +34,9 @@ from topnn_jax.plotting import (
     trajectory_groups,
 )
 from topnn_jax.results import NetworkTrajectory, Store, summarize
-from topnn_jax.scan import ParameterScan, scan_parameters
+from topnn_jax.store import CONFIG_FILE, load_network, params_path
 from topnn_jax.tables import html_table, markdown_table
-from topnn_jax.topology import persistence
-from topnn_jax.training import load_network
+from topnn_jax.topology import ParameterScan, persistence, scan_parameters
 
 FIGURE_DIR = "figures"
 BARCODE_MAX_SCALE = 3
@@ -55,7 +54,7 @@ class FigureSpec:
 
 
 @dataclass(frozen=True)
-class Block:
+class _Block:
     """One piece of the report: kind is "h1", "h2", "h3", "p", "table" or "figure".
 
     `text` is the heading or paragraph (or the figure's caption); `header`/`rows` a table's;
@@ -69,18 +68,18 @@ class Block:
     path: str = ""
 
 
-def slug(*parts: str) -> str:
+def _slug(*parts: str) -> str:
     """A file-name-safe stem from parts, e.g. ("D-I", "10_by_15") -> "d-i_10_by_15"."""
     text = "_".join(parts).lower()
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
 
 
-def experiment_of(store: Store, network: NetworkTrajectory) -> ExperimentConfig:
+def _experiment_of(store: Store, network: NetworkTrajectory) -> ExperimentConfig:
     """The validated config of the experiment that trained `network` (its store's config.json)."""
     document = store.config_of(network)
     if not document:
         raise InputError(
-            f"{network.directory / 'config.json'} is missing: the data set cannot be rebuilt"
+            f"{network.directory / CONFIG_FILE} is missing: the data set cannot be rebuilt"
         )
     name = str(document.get("name", network.directory.name))
     sections = {key: value for key, value in document.items() if key != "name"}
@@ -98,9 +97,9 @@ class DatasetCache:
         """(data set, topology preset, labels mode) the network was measured with."""
         key = (network.directory, network.dataset)
         if key not in self.built:
-            config = experiment_of(self.store, network)
+            config = _experiment_of(self.store, network)
             for entry in config.data.datasets:
-                dataset = dataset_of(config, entry)
+                dataset = config.load_dataset(entry)
                 if dataset.name == network.dataset:
                     preset = config.topology.resolve(dataset.preset)
                     self.built[key] = (dataset, preset, config.topology.labels)
@@ -110,16 +109,15 @@ class DatasetCache:
         return self.built[key]
 
 
-def first_with_params(networks: list[NetworkTrajectory]) -> NetworkTrajectory | None:
+def _first_with_params(networks: list[NetworkTrajectory]) -> NetworkTrajectory | None:
     """The first well-trained, measured network whose parameters were kept, or None."""
     for network in sorted(networks, key=lambda n: n.seed):
-        params = network.directory / "params" / f"{network.network_id}.npz"
-        if network.usable and params.exists():
+        if network.usable and params_path(network.directory, network.network_id).exists():
             return network
     return None
 
 
-def figure_specs(store: Store, scan: bool = False) -> list[FigureSpec]:
+def _figure_specs(store: Store, scan: bool = False) -> list[FigureSpec]:
     """Every applicable figure: data sets, Betti trajectories, architecture comparisons, and,
     where parameters were kept, layer projections and barcodes; parameter scans with `scan`."""
     specs: list[FigureSpec] = []
@@ -131,7 +129,7 @@ def figure_specs(store: Store, scan: bool = False) -> list[FigureSpec]:
     for name, network in datasets.items():
         specs.append(
             FigureSpec(
-                slug("dataset", name),
+                _slug("dataset", name),
                 f"The data set {name}, coloured by class (class a = label 0, class b = label 1).",
                 "Data sets",
                 lambda network=network: plot_dataset(cache.get(network)[0]),
@@ -140,17 +138,17 @@ def figure_specs(store: Store, scan: bool = False) -> list[FigureSpec]:
         if scan:
             specs.append(
                 FigureSpec(
-                    slug("scan", name),
+                    _slug("scan", name),
                     f"Betti numbers of {name}'s input classes over k x hop scale; outlined "
                     "cells recover the true Betti numbers.",
                     "Data sets",
-                    lambda network=network: plot_scan(scan_around_preset(*cache.get(network)[:2])),
+                    lambda network=network: plot_scan(_scan_around_preset(*cache.get(network)[:2])),
                 )
             )
     for dataset, architecture in trajectory_groups(store):
         specs.append(
             FigureSpec(
-                slug("betti", dataset, architecture),
+                _slug("betti", dataset, architecture),
                 f"{dataset}, {architecture}: Betti numbers per layer (mean +- 1/2 s.d. over "
                 "well-trained networks; faint lines are single networks).",
                 "Betti numbers per layer",
@@ -161,7 +159,7 @@ def figure_specs(store: Store, scan: bool = False) -> list[FigureSpec]:
         for align in ("input", "output"):
             specs.append(
                 FigureSpec(
-                    slug("compare", dataset, activation, align),
+                    _slug("compare", dataset, activation, align),
                     f"{dataset}, {activation}: architectures compared, layers aligned at the "
                     f"{align} (mean +- 1/2 s.d.).",
                     "Depth, width and bottleneck",
@@ -171,25 +169,25 @@ def figure_specs(store: Store, scan: bool = False) -> list[FigureSpec]:
                 )
             )
     for setting in store.settings():
-        network = first_with_params(store.usable(setting))
+        network = _first_with_params(store.usable(setting))
         if network is None:
             continue
         name = " ".join(setting)
         specs.append(
             FigureSpec(
-                slug("layers", *setting),
+                _slug("layers", *setting),
                 f"{name}, seed {network.seed}: every layer's homology subsample, PCA projection.",
                 "Layers of one network",
-                lambda network=network: layers_figure(network, *cache.get(network)),
+                lambda network=network: _layers_figure(network, *cache.get(network)),
             )
         )
         specs.append(
             FigureSpec(
-                slug("barcodes", *setting),
+                _slug("barcodes", *setting),
                 f"{name}, seed {network.seed}: persistence barcodes of class a at the middle "
                 f"hidden layer over hop scales 1-{BARCODE_MAX_SCALE}.",
                 "Persistence over hop scales",
-                lambda network=network: barcodes_figure(network, *cache.get(network)),
+                lambda network=network: _barcodes_figure(network, *cache.get(network)),
             )
         )
     sections = list(dict.fromkeys(spec.section for spec in specs))
@@ -200,11 +198,11 @@ def layers(
     network: NetworkTrajectory, dataset: Dataset, preset: TopologyPreset, labels: str
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """A kept network's layer outputs on the homology subsample and each point's class."""
-    trained = load_network(network.directory / "params" / f"{network.network_id}.npz")
+    trained = load_network(params_path(network.directory, network.network_id))
     return homology_layers(trained, dataset, preset.stride, labels)
 
 
-def layers_figure(
+def _layers_figure(
     network: NetworkTrajectory, dataset: Dataset, preset: TopologyPreset, labels: str
 ) -> Figure:
     """A network's layers side by side (3-D projections for 3-D or wider data)."""
@@ -213,7 +211,7 @@ def layers_figure(
     return plot_layers(outputs, membership, title=title, dim=3 if dataset.dim >= 3 else 2)
 
 
-def barcodes_figure(
+def _barcodes_figure(
     network: NetworkTrajectory, dataset: Dataset, preset: TopologyPreset, labels: str
 ) -> Figure:
     """Barcodes of class a's cloud at the network's middle hidden layer, hop scales 1-3."""
@@ -233,7 +231,7 @@ def barcodes_figure(
     return plot_barcodes(result, title=title)
 
 
-def scan_around_preset(dataset: Dataset, preset: TopologyPreset) -> ParameterScan:
+def _scan_around_preset(dataset: Dataset, preset: TopologyPreset) -> ParameterScan:
     """The input's Betti numbers at k in {k/2, k, 2k} and hop scales 1-3 around the preset."""
     ks = sorted({max(1, preset.k // 2), preset.k, 2 * preset.k})
     return scan_parameters(dataset, ks, [1, 2, 3], maxdim=preset.maxdim, stride=preset.stride)
@@ -243,7 +241,7 @@ Progress = Callable[[int, int, FigureSpec], None]
 """Called before each figure with (figures done, figures in all, the next figure)."""
 
 
-def draw_figures(
+def _draw_figures(
     specs: list[FigureSpec], out: Path, formats: tuple[str, ...], progress: Progress | None = None
 ) -> Iterator[tuple[FigureSpec, Path | str]]:
     """Draw and save each figure under `out/figures/`; yields (spec, PNG path) or (spec, the
@@ -261,7 +259,7 @@ def draw_figures(
         yield spec, paths[0]
 
 
-def summary_rows(store: Store) -> list[tuple[str, ...]]:
+def _summary_rows(store: Store) -> list[tuple[str, ...]]:
     """Per setting: counts and the mean Betti numbers at the input and at the logits."""
     rows = []
     for summary in summarize(store):
@@ -276,13 +274,13 @@ def summary_rows(store: Store) -> list[tuple[str, ...]]:
         for label in (0, 1):
             means = [summary.mean_betti.get((label, d)) for d in store.dims]
             present = [m for m in means if m is not None]
-            cells.append(format_betti([m[0] for m in present]) if present else "-")
-            cells.append(format_betti([m[-1] for m in present]) if present else "-")
+            cells.append(_format_betti([m[0] for m in present]) if present else "-")
+            cells.append(_format_betti([m[-1] for m in present]) if present else "-")
         rows.append(tuple(cells))
     return rows
 
 
-def format_betti(values: list[float]) -> str:
+def _format_betti(values: list[float]) -> str:
     """(9, 0) for integral means, (8.5, 0.3) otherwise."""
     return "(" + ", ".join(f"{v:g}" if float(v).is_integer() else f"{v:.1f}" for v in values) + ")"
 
@@ -301,16 +299,16 @@ SUMMARY_HEADER = (
 )
 
 
-def report_blocks(
+def _report_blocks(
     store: Store, title: str, drawn: list[tuple[FigureSpec, Path | str]], out: Path
-) -> list[Block]:
+) -> list[_Block]:
     """The report's content, in order."""
     claims = evaluate_claims(store)
     dims = ", ".join(f"b{d}" for d in store.dims)
     sources = ", ".join(str(directory) for directory in store.configs)
     blocks = [
-        Block("h1", title),
-        Block(
+        _Block("h1", title),
+        _Block(
             "p",
             f"Results from {sources}: {len(store.networks)} networks, "
             f"{sum(n.well_trained for n in store.networks)} well trained, "
@@ -318,54 +316,48 @@ def report_blocks(
             "input (layer 0), after every hidden layer and at the logits; means over the "
             "measured well-trained networks.",
         ),
-        Block("h2", "Summary"),
-        Block("table", header=SUMMARY_HEADER, rows=tuple(summary_rows(store))),
-        Block("h2", "Claims"),
-        Block(
+        _Block("h2", "Summary"),
+        _Block("table", header=SUMMARY_HEADER, rows=tuple(_summary_rows(store))),
+        _Block("h2", "Claims"),
+        _Block(
             "p",
             "The paper's claims tested on these networks, with percentile bootstrap 95% "
-            "confidence intervals over networks: 1 topology is minimal at the output; 2 ReLU "
-            "reduces it faster than leaky ReLU, leaky ReLU faster than tanh (normalised area "
-            "under the total-Betti trajectory: lower is faster); 3 shallow networks change "
-            "topology mainly in their last layers; 4 width matters little, a bottleneck forces "
-            "a fast reduction.",
+            "confidence intervals over networks: "
+            + "; ".join(f"{claim.number} {claim.title}" for claim in CLAIMS)
+            + ". Claims 2 to 4 compare the normalised area under the total-Betti trajectory "
+            "(lower is faster).",
         ),
-        *claim_blocks(claims),
+        *_claim_blocks(claims),
     ]
     section = None
     for spec, result in drawn:
         if spec.section != section:
             section = spec.section
-            blocks.append(Block("h2", section))
+            blocks.append(_Block("h2", section))
         if isinstance(result, Path):
-            blocks.append(Block("figure", spec.caption, path=result.relative_to(out).as_posix()))
+            blocks.append(_Block("figure", spec.caption, path=result.relative_to(out).as_posix()))
         else:
-            blocks.append(Block("p", f"{spec.caption} Not drawn: {result}"))
+            blocks.append(_Block("p", f"{spec.caption} Not drawn: {result}"))
     return blocks
 
 
-CLAIM_NAMES = {
-    1: "Claim 1: topology is minimal at the output",
-    2: "Claim 2: ReLU reduces topology faster than leaky ReLU, leaky ReLU faster than tanh",
-    3: "Claim 3: shallow networks change topology in their last layers, deep ones throughout",
-    4: "Claim 4: width matters little; a bottleneck forces a fast reduction",
-}
+CLAIM_TABLE_COLUMNS = ("scope", "verdict", "numbers")
 
 
-def claim_blocks(claims: list) -> list[Block]:
-    """Per claim: what was tested (once) and a table of scope, verdict and numbers."""
+def _claim_blocks(results: list[ClaimResult]) -> list[_Block]:
+    """Per claim of `CLAIMS`: what was tested (once) and a table of scope, verdict and
+    numbers."""
     blocks = []
-    rows = claim_rows(claims)
-    for number, name in CLAIM_NAMES.items():
-        mine = [row for row in rows if row[0] == str(number)]
-        blocks.append(Block("h3", name))
-        blocks.append(Block("p", " ".join(dict.fromkeys(f"{row[4]}." for row in mine))))
-        table = tuple(tuple(row[1:4]) for row in mine)
-        blocks.append(Block("table", header=CLAIM_COLUMNS[1:4], rows=table))
+    for claim in CLAIMS:
+        mine = [result for result in results if result.claim == claim.number]
+        blocks.append(_Block("h3", f"Claim {claim.number}: {claim.title}"))
+        blocks.append(_Block("p", " ".join(dict.fromkeys(f"{r.tested}." for r in mine))))
+        rows = tuple(tuple(claim_row(r)[c] for c in CLAIM_TABLE_COLUMNS) for r in mine)
+        blocks.append(_Block("table", header=CLAIM_TABLE_COLUMNS, rows=rows))
     return blocks
 
 
-def render_markdown(blocks: list[Block]) -> str:
+def _render_markdown(blocks: list[_Block]) -> str:
     """The blocks as Markdown; figures link to their PNG files."""
     parts = []
     for block in blocks:
@@ -389,7 +381,7 @@ HTML_STYLE = (
 )
 
 
-def render_html(blocks: list[Block], out: Path) -> str:
+def _render_html(blocks: list[_Block], out: Path) -> str:
     """The blocks as one HTML page with every figure embedded as a base64 PNG."""
     parts = []
     for block in blocks:
@@ -424,10 +416,10 @@ def write_report(
     """Draw the figures into `out/figures/` and write `out/report.md` and `out/report.html`
     (atomically); `formats` adds e.g. "svg" or "pdf" copies of each figure."""
     drawn = write_figures(store, out, formats, scan, progress)
-    blocks = report_blocks(store, title, drawn, out)
+    blocks = _report_blocks(store, title, drawn, out)
     markdown, page = out / "report.md", out / "report.html"
-    atomic_write_text(markdown, render_markdown(blocks))
-    atomic_write_text(page, render_html(blocks, out))
+    atomic_write_text(markdown, _render_markdown(blocks))
+    atomic_write_text(page, _render_html(blocks, out))
     return markdown, page
 
 
@@ -439,4 +431,4 @@ def write_figures(
     progress: Progress | None = None,
 ) -> list[tuple[FigureSpec, Path | str]]:
     """Only the figures (see `write_report`)."""
-    return list(draw_figures(figure_specs(store, scan), out, formats, progress))
+    return list(_draw_figures(_figure_specs(store, scan), out, formats, progress))

@@ -15,8 +15,14 @@ import numpy as np
 
 from topnn_jax.errors import InputError
 from topnn_jax.models import ArchitectureSpec
-from topnn_jax.store import read_json, read_rows
-from topnn_jax.training import NETWORK_COLUMNS
+from topnn_jax.store.csv_table import read_rows
+from topnn_jax.store.records import (
+    BETTI_FILE,
+    CONFIG_FILE,
+    NETWORK_COLUMNS,
+    NETWORKS_FILE,
+    read_json,
+)
 
 LABELS = (0, 1)
 
@@ -31,8 +37,8 @@ class NetworkTrajectory:
             measured. All NaN for a network that was not measured (not well trained, say).
         hidden: widths of the hidden layers, input side first; the Betti layers are the input,
             one per hidden layer, and the logits (len(hidden) + 2 in all).
-        directory: the store it was read from (its parameters, if kept, are in
-            `directory/params/<network_id>.npz`).
+        directory: the store it was read from (its parameters, if kept, are at
+            `topnn_jax.store.params_path(directory, network_id)`).
     """
 
     network_id: str
@@ -124,7 +130,7 @@ class SettingSummary:
     mean_betti: dict[tuple[int, int], np.ndarray]
 
 
-def read_table(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
+def _read_table(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
     """Rows of a store CSV; `InputError` if it is missing or lacks a required column.
 
     A torn last line (no newline: the writer was killed mid-row) is ignored, as on resume.
@@ -141,12 +147,12 @@ def read_table(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
     return rows
 
 
-def betti_dimensions(columns: list[str]) -> list[int]:
+def _betti_dimensions(columns: list[str]) -> list[int]:
     """[0, 1, ...] for the b0, b1, ... columns present."""
     return sorted(int(c[1:]) for c in columns if c.startswith("b") and c[1:].isdigit())
 
 
-def hidden_widths(architecture: str, where: Path) -> tuple[int, ...]:
+def _hidden_widths(architecture: str, where: Path) -> tuple[int, ...]:
     """Hidden widths of an architecture name from networks.csv ("10_by_15" or "2-15-3-15-2")."""
     head = architecture.split("-", 1)[0]
     input_dim = int(head) if "-" in architecture and head.isdigit() else 1
@@ -166,14 +172,14 @@ def load_store(directory: str | Path) -> Store:
     directory = Path(directory)
     if not directory.is_dir():
         raise InputError(f"{directory} is not a directory: give a results directory of a run")
-    networks_path, betti_path = directory / "networks.csv", directory / "betti.csv"
-    network_rows = read_table(networks_path, NETWORK_COLUMNS)
-    betti_rows = read_table(betti_path, ("network_id", "layer", "label", "b0"))
-    dims = tuple(betti_dimensions(list(betti_rows[0]))) if betti_rows else (0,)
+    networks_path, betti_path = directory / NETWORKS_FILE, directory / BETTI_FILE
+    network_rows = _read_table(networks_path, NETWORK_COLUMNS)
+    betti_rows = _read_table(betti_path, ("network_id", "layer", "label", "b0"))
+    dims = tuple(_betti_dimensions(list(betti_rows[0]))) if betti_rows else (0,)
     trajectories = {}
     try:
         for row in network_rows:
-            hidden = hidden_widths(row["architecture"], networks_path)
+            hidden = _hidden_widths(row["architecture"], networks_path)
             trajectories[row["network_id"]] = NetworkTrajectory(
                 network_id=row["network_id"],
                 dataset=row["dataset"],
@@ -203,7 +209,7 @@ def load_store(directory: str | Path) -> Store:
                 f"label {label}"
             )
         network.betti[layer, label] = values
-    config_path = directory / "config.json"
+    config_path = directory / CONFIG_FILE
     config = read_json(config_path) if config_path.exists() else {}
     return Store(directory, dims, tuple(trajectories.values()), {directory: config})
 

@@ -6,13 +6,15 @@ import html
 from collections.abc import Sequence
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub-flavoured Markdown table (pipes in cells escaped), newline-terminated."""
+def markdown_row(cells: Sequence[object]) -> str:
+    """One row of a Markdown table (pipes in cells escaped), without a newline."""
+    return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
 
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
 
-    body = [line(header), "|" + "---|" * len(header), *(line(row) for row in rows)]
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A GitHub-flavoured Markdown table, newline-terminated; with no rows, the header alone
+    (print rows with `markdown_row` as they come)."""
+    body = [markdown_row(header), "|" + "---|" * len(header), *(markdown_row(r) for r in rows)]
     return "\n".join(body) + "\n"
 
 

@@ -23,15 +23,10 @@ the same whatever its batch mates, the batch size or the number of devices (test
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import os
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from operator import itemgetter
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
@@ -41,7 +36,7 @@ import optax
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from topnn_jax.atomic import atomic_save_npz, atomic_write_text
+from topnn_jax.config import TrainingConfig
 from topnn_jax.datasets.base import Dataset, validate_labelled_points
 from topnn_jax.errors import InputError
 from topnn_jax.models import (
@@ -54,158 +49,16 @@ from topnn_jax.models import (
     pad_params,
     unpad_params,
 )
-from topnn_jax.store import format_row, format_value
+from topnn_jax.networks import Member, TrainedNetwork, TrainingResult
 
 CPU_MEMBER_CHUNK = 8
 """Default members per program on CPU (see benchmarks/bench_training.py); all on accelerators."""
 
-NETWORK_COLUMNS = (
-    "network_id",
-    "dataset",
-    "architecture",
-    "activation",
-    "seed",
-    "steps",
-    "train_accuracy",
-    "test_accuracy",
-    "well_trained",
-)
-"""Columns of `networks.csv` (see `write_networks_csv`)."""
 
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    """How to train; defaults are the paper's protocol.
-
-    Attributes:
-        learning_rate: Adam's initial step size.
-        decay_steps: the learning rate is multiplied by `decay_rate` every `decay_steps` steps,
-            continuously: lr * decay_rate ** (step / decay_steps).
-        decay_rate: see `decay_steps`.
-        beta1, beta2, epsilon: Adam's moment decay rates and denominator offset.
-        max_steps: step limit per member.
-        eval_every: steps between accuracy checks (early stop is decided at checks only).
-        batch_size: points per step; None = full batch (the paper's). Minibatches are drawn
-            without replacement within an epoch, from the member's own key.
-        max_test_error: a network is well trained when it classifies every training point
-            correctly and its test error is at most this fraction.
-        max_padding_waste: the planner merges architectures of one depth into a zero-padded
-            bucket only while at most this fraction of the bucket's work is padding.
-        member_chunk: members per compiled program run (rounded up to a multiple of the device
-            count); None = `CPU_MEMBER_CHUNK` on CPU, all members of a bucket elsewhere.
-    """
-
-    learning_rate: float = 0.02
-    decay_steps: int = 2500
-    decay_rate: float = 0.5
-    beta1: float = 0.9
-    beta2: float = 0.999
-    epsilon: float = 1e-8
-    max_steps: int = 12_000
-    eval_every: int = 500
-    batch_size: int | None = None
-    max_test_error: float = 0.01
-    max_padding_waste: float = 0.25
-    member_chunk: int | None = None
-
-    def __post_init__(self) -> None:
-        positive = ("learning_rate", "decay_steps", "decay_rate", "max_steps", "eval_every")
-        for name in positive:
-            if not getattr(self, name) > 0:
-                raise InputError(f"training {name} must be > 0, got {getattr(self, name)}")
-        for name in ("beta1", "beta2"):
-            if not 0 <= getattr(self, name) < 1:
-                raise InputError(f"training {name} must be in [0, 1), got {getattr(self, name)}")
-        if not self.epsilon >= 0:
-            raise InputError(f"training epsilon must be >= 0, got {self.epsilon}")
-        for name in ("batch_size", "member_chunk"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise InputError(f"training {name} must be >= 1 or None, got {value}")
-        for name in ("max_test_error", "max_padding_waste"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise InputError(f"training {name} must be in [0, 1], got {getattr(self, name)}")
-
-    def optimizer(self) -> optax.GradientTransformation:
-        """Adam with the continuous exponential learning-rate decay."""
-        schedule = optax.exponential_decay(self.learning_rate, self.decay_steps, self.decay_rate)
-        return optax.adam(schedule, b1=self.beta1, b2=self.beta2, eps=self.epsilon)
-
-
-@dataclass(frozen=True)
-class Member:
-    """One network of a sweep, identified by data set name, architecture (with activation), seed."""
-
-    dataset: str
-    spec: ArchitectureSpec
-    seed: int
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.seed < 2**63:
-            raise InputError(f"seed must be a non-negative integer, got {self.seed}")
-
-    @property
-    def network_id(self) -> str:
-        """File-name-safe identifier, e.g. ``D-I_10_by_15_relu_s2``."""
-        text = f"{self.dataset}_{self.spec.name}_{self.spec.activation}_s{self.seed}"
-        return re.sub(r"[^A-Za-z0-9._-]", "_", text)
-
-    def key(self) -> jax.Array:
-        """The member's random key: `jax.random.key(seed)` folded with a hash of its identity.
-
-        It does not depend on which other members are trained alongside.
-        """
-        identity = f"{self.dataset}\0{self.spec.layers}\0{self.spec.activation}".encode()
-        digest = int.from_bytes(hashlib.sha256(identity).digest()[:4], "little")
-        return jax.random.fold_in(jax.random.key(self.seed), digest)
-
-
-def make_members(
-    dataset: str, specs: Sequence[ArchitectureSpec], seeds: Sequence[int]
-) -> list[Member]:
-    """Every (architecture, seed) combination for one data set, architectures outermost."""
-    return [Member(dataset, spec, int(seed)) for spec in specs for seed in seeds]
-
-
-@dataclass(frozen=True)
-class TrainingResult:
-    """Outcome of training one member.
-
-    Attributes:
-        steps: optimizer steps taken (the step of the early stop, or the limit).
-        train_correct, n_train: correctly classified / all training points at the last check.
-        test_correct, n_test: the same on the test set.
-        well_trained: all training points correct, test error <= the configured maximum, and
-            not failed.
-        failed: why training failed (e.g. the loss became NaN), or None.
-    """
-
-    steps: int
-    train_correct: int
-    n_train: int
-    test_correct: int
-    n_test: int
-    well_trained: bool
-    failed: str | None = None
-
-    @property
-    def train_accuracy(self) -> float:
-        """Fraction of training points classified correctly."""
-        return self.train_correct / self.n_train
-
-    @property
-    def test_accuracy(self) -> float:
-        """Fraction of test points classified correctly."""
-        return self.test_correct / self.n_test
-
-
-@dataclass(frozen=True, eq=False)
-class TrainedNetwork:
-    """A member, its trained (unpadded, numpy) parameters and its training outcome."""
-
-    member: Member
-    params: Params
-    result: TrainingResult
+def _adam(config: TrainingConfig) -> optax.GradientTransformation:
+    """Adam with the continuous exponential learning-rate decay of `config`."""
+    schedule = optax.exponential_decay(config.learning_rate, config.decay_steps, config.decay_rate)
+    return optax.adam(schedule, b1=config.beta1, b2=config.beta2, eps=config.epsilon)
 
 
 @dataclass(frozen=True)
@@ -335,7 +188,7 @@ def train_chunk(
         padded: whether the bucket has padded members (then padding is re-zeroed each step).
     """
     activation = _activation(activations, state.activation)
-    optimizer = config.optimizer()
+    optimizer = _adam(config)
     n_train = data.train_labels.shape[0]
 
     def loss_fn(params: Params, points: jax.Array, labels: jax.Array) -> jax.Array:
@@ -391,16 +244,13 @@ def train_chunk(
 
 
 @partial(jax.jit, static_argnames=("activations", "config", "padded"), donate_argnums=0)
-def batched_chunk(
-    state: MemberState,
-    data: TrainData,
-    *,
-    activations: tuple[str, ...],
-    config: TrainingConfig,
-    padded: bool,
-) -> MemberState:
-    """`train_chunk` vmapped over the leading (member) axis of `state`; donates `state`."""
-    run = partial(train_chunk, activations=activations, config=config, padded=padded)
+def batched_chunk(state: MemberState, data: TrainData, **options: Any) -> MemberState:
+    """`train_chunk` vmapped over the leading (member) axis of `state`; donates `state`.
+
+    Args:
+        options: the keyword arguments of `train_chunk` (activations, config, padded).
+    """
+    run = partial(train_chunk, **options)
     # Every member gets its own copy of the data: with a shared operand, vmap turns the first
     # layer into one wide matrix product whose rounding depends on the member's position, and a
     # member's result would depend on its batch mates.
@@ -470,7 +320,7 @@ def init_state(members: Sequence[Member], bucket: Bucket, config: TrainingConfig
     n = len(members)
     return MemberState(
         params=params_stacked,
-        opt_state=jax.vmap(config.optimizer().init)(params_stacked),
+        opt_state=jax.vmap(_adam(config).init)(params_stacked),
         mask=stack(*(m for _, m in sorted(masks, key=lambda x: x[0]))),
         activation=jnp.asarray(
             [bucket.activations.index(m.spec.activation) for m in members], jnp.int32
@@ -554,7 +404,7 @@ def train_groups(
     Raises:
         InputError: as `train`.
     """
-    check_members(dataset, members)
+    _check_members(dataset, members)
     mesh = member_mesh()
     data = device_data(dataset, mesh)
     buckets = plan_buckets([m.spec for m in members], config.max_padding_waste)
@@ -575,7 +425,7 @@ def train_groups(
         finished_before += len(indices)
 
 
-def check_members(dataset: Dataset, members: Sequence[Member]) -> None:
+def _check_members(dataset: Dataset, members: Sequence[Member]) -> None:
     """Raise `InputError` unless the data are well formed and every member fits the data set."""
     for split in ("train", "test"):
         validate_labelled_points(
@@ -711,77 +561,3 @@ def _network(
         jax.tree.map(lambda leaf: np.asarray(leaf[row]), final.params), member.spec
     )
     return TrainedNetwork(member, params, result)
-
-
-_FORMAT = "topnn-jax network v1"
-
-
-def save_network(network: TrainedNetwork, directory: str | os.PathLike) -> Path:
-    """Write `directory/<network_id>.npz`: parameters plus a JSON record of spec and result."""
-    member, result = network.member, network.result
-    meta = {
-        "format": _FORMAT,
-        "dataset": member.dataset,
-        "seed": member.seed,
-        "spec": member.spec.to_dict(),
-        "result": {
-            "steps": result.steps,
-            "train_correct": result.train_correct,
-            "n_train": result.n_train,
-            "test_correct": result.test_correct,
-            "n_test": result.n_test,
-            "well_trained": result.well_trained,
-            "failed": result.failed,
-        },
-    }
-    arrays = {
-        f"{layer}/{name}": np.asarray(value)
-        for layer, leaves in network.params.items()
-        for name, value in leaves.items()
-    }
-    return atomic_save_npz(
-        Path(directory) / f"{member.network_id}.npz", meta=np.array(json.dumps(meta)), **arrays
-    )
-
-
-def load_network(path: str | os.PathLike) -> TrainedNetwork:
-    """Read a file written by `save_network`."""
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            meta = json.loads(str(archive["meta"]))
-            params: Params = {}
-            for name in archive.files:
-                if name != "meta":
-                    layer, leaf = name.split("/")
-                    params.setdefault(layer, {})[leaf] = archive[name]
-    except (OSError, KeyError, ValueError) as error:
-        raise InputError(f"{path}: not a saved topnn-jax network ({error})") from error
-    if meta.get("format") != _FORMAT:
-        raise InputError(f"{path}: unknown format {meta.get('format')!r}, expected {_FORMAT!r}")
-    spec = ArchitectureSpec.from_dict(meta["spec"])
-    member = Member(meta["dataset"], spec, int(meta["seed"]))
-    return TrainedNetwork(member, params, TrainingResult(**meta["result"]))
-
-
-def network_row(network: TrainedNetwork) -> dict[str, Any]:
-    """One `networks.csv` row (see `NETWORK_COLUMNS`); accuracies are fractions in [0, 1]."""
-    member, result = network.member, network.result
-    return {
-        "network_id": member.network_id,
-        "dataset": member.dataset,
-        "architecture": member.spec.name,
-        "activation": member.spec.activation,
-        "seed": member.seed,
-        "steps": result.steps,
-        "train_accuracy": result.train_accuracy,
-        "test_accuracy": result.test_accuracy,
-        "well_trained": result.well_trained,
-    }
-
-
-def write_networks_csv(path: str | os.PathLike, networks: Sequence[TrainedNetwork]) -> None:
-    """Write one row per network (columns `NETWORK_COLUMNS`) atomically, formatted as the
-    results store formats it (booleans true/false, floats to 6 significant digits)."""
-    rows = (network_row(network) for network in networks)
-    body = "".join(format_row(format_value(row[c]) for c in NETWORK_COLUMNS) for row in rows)
-    atomic_write_text(path, format_row(NETWORK_COLUMNS) + body)

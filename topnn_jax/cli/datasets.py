@@ -18,25 +18,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="list, show or export data sets",
         description="Without an action, list every data set with its size and true Betti numbers.",
     )
-    parser.set_defaults(handler=list_datasets)
+    parser.set_defaults(handler=_list_datasets)
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
 
     show = actions.add_parser("show", help="describe one data set")
-    add_dataset_arguments(show)
+    _add_dataset_arguments(show)
     show.add_argument("--json", action="store_true", help="print JSON instead of text")
-    show.set_defaults(handler=show_dataset)
+    show.set_defaults(handler=_show_dataset)
 
     export = actions.add_parser(
         "export",
         help="write a data set to .npz",
         description="Write arrays train_points, train_labels, test_points, test_labels.",
     )
-    add_dataset_arguments(export)
+    _add_dataset_arguments(export)
     export.add_argument("--out", required=True, type=Path, help="output FILE.npz")
-    export.set_defaults(handler=export_dataset)
+    export.set_defaults(handler=_export_dataset)
 
 
-def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     """NAME and the data set options."""
     parser.add_argument("name", metavar="NAME", help="data set name, or a labelled .npz/.csv file")
     add_dataset_options(parser, "--seed")
@@ -58,7 +58,7 @@ def add_dataset_options(parser: argparse.ArgumentParser, seed_flag: str) -> None
     )
 
 
-def parse_options(pairs: list[str]) -> dict:
+def _parse_options(pairs: list[str]) -> dict:
     """{'digit': 3, ...} from ['digit=3', ...]; integers and floats are converted."""
     options = {}
     for pair in pairs:
@@ -76,14 +76,14 @@ def parse_options(pairs: list[str]) -> dict:
 
 def load_dataset(name: str, seed: int, size: int | None, option_pairs: list[str]) -> Dataset:
     """A data set from command-line values: NAME, --seed, --size and -o KEY=VALUE pairs."""
-    options = parse_options(option_pairs)
+    options = _parse_options(option_pairs)
     for key in ("seed", "size"):
         if key in options:
             raise InputError(f"give the {key} with --{key}, not -o {key}=...")
     return load(name, seed=seed, size=size, **options)
 
 
-def load_from_args(args: argparse.Namespace) -> Dataset:
+def _load_from_args(args: argparse.Namespace) -> Dataset:
     """The data set named on the command line."""
     return load_dataset(args.name, args.data_seed, args.size, args.option)
 
@@ -93,7 +93,7 @@ def betti_text(betti: list[int] | None) -> str:
     return "?" if betti is None else "(" + ", ".join(map(str, betti)) + ")"
 
 
-def list_datasets(args: argparse.Namespace) -> int:
+def _list_datasets(args: argparse.Namespace) -> int:
     """Print one line per registered data set."""
     header = f"{'name':<14} {'dim':>4} {'train':>7} {'label 0/1':>13} {'test':>7}  true Betti 0 | 1"
     print(header)
@@ -113,9 +113,9 @@ def list_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
-def show_dataset(args: argparse.Namespace) -> int:
+def _show_dataset(args: argparse.Namespace) -> int:
     """Print one data set's summary as text or JSON."""
-    info = load_from_args(args).summary()
+    info = _load_from_args(args).summary()
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -140,11 +140,11 @@ def show_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
-def export_dataset(args: argparse.Namespace) -> int:
+def _export_dataset(args: argparse.Namespace) -> int:
     """Write the data set's four arrays to an .npz file."""
     if args.out.suffix != ".npz":
         raise InputError(f"--out must name a .npz file, got {args.out}")
-    dataset = load_from_args(args)
+    dataset = _load_from_args(args)
     atomic_save_npz(
         args.out,
         train_points=dataset.train_points,

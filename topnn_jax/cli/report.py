@@ -21,15 +21,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Summary and claim tables and every applicable figure of one or more "
         "results directories (read together: e.g. a data set's depth and width settings).",
     )
-    add_common_arguments(report)
+    _add_common_arguments(report)
     report.add_argument("--title", help="report title (default: from the directories)")
-    report.set_defaults(handler=report_command)
+    report.set_defaults(handler=_report_command)
     plot = subparsers.add_parser("plot", help="write the figures of results stores")
-    add_common_arguments(plot)
-    plot.set_defaults(handler=plot_command)
+    _add_common_arguments(plot)
+    plot.set_defaults(handler=_plot_command)
 
 
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("directories", nargs="+", type=Path, metavar="DIR", help="results store")
     parser.add_argument("--out", type=Path, help="output folder (default: DIR, if only one)")
     parser.add_argument(
@@ -46,7 +46,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def output_folder(args: argparse.Namespace) -> Path:
+def _output_folder(args: argparse.Namespace) -> Path:
     """--out, or the one directory given."""
     if args.out is not None:
         return args.out
@@ -55,7 +55,7 @@ def output_folder(args: argparse.Namespace) -> Path:
     return args.directories[0]
 
 
-def progress_bar() -> tuple[tqdm, Progress]:
+def _progress_bar() -> tuple[tqdm, Progress]:
     """A tqdm bar over the figures and the callback that advances it."""
     bar = tqdm(desc="figures", unit="figure", dynamic_ncols=True)
 
@@ -67,24 +67,24 @@ def progress_bar() -> tuple[tqdm, Progress]:
     return bar, on_figure
 
 
-def report_command(args: argparse.Namespace) -> int:
+def _report_command(args: argparse.Namespace) -> int:
     """Write report.md and report.html."""
-    out = output_folder(args)
+    out = _output_folder(args)
     store = load_stores(args.directories)
     names = ", ".join(directory.resolve().name for directory in args.directories)
     title = args.title or f"topnn-jax report: {names}"
-    bar, on_figure = progress_bar()
+    bar, on_figure = _progress_bar()
     with bar:
         markdown, page = write_report(store, out, title, tuple(args.format), args.scan, on_figure)
     print(f"wrote {markdown} and {page}")
     return 0
 
 
-def plot_command(args: argparse.Namespace) -> int:
+def _plot_command(args: argparse.Namespace) -> int:
     """Write the figures under OUT/figures/."""
-    out = output_folder(args)
+    out = _output_folder(args)
     store = load_stores(args.directories)
-    bar, on_figure = progress_bar()
+    bar, on_figure = _progress_bar()
     with bar:
         drawn = write_figures(store, out, tuple(args.format), args.scan, on_figure)
     for spec, result in drawn:

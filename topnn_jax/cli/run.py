@@ -40,14 +40,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="networks per compiled training group (overrides [training] member_chunk; "
         "results do not depend on it: smaller groups finish, and are saved, sooner)",
     )
-    run.set_defaults(handler=run_command)
+    run.set_defaults(handler=_run_command)
 
     summary = subparsers.add_parser("summary", help="print a results directory's summary")
     summary.add_argument("directory", type=Path, help="results directory of `topnn-jax run`")
-    summary.set_defaults(handler=summary_command)
+    summary.set_defaults(handler=_summary_command)
 
 
-class ProgressBars:
+class _ProgressBars:
     """tqdm bars: one for training steps of the current group, one for PH jobs with ETA."""
 
     def __init__(self) -> None:
@@ -83,14 +83,14 @@ class ProgressBars:
         self.ph.close()
 
 
-def run_command(args: argparse.Namespace) -> int:
+def _run_command(args: argparse.Namespace) -> int:
     """Run the experiment and print its summary."""
     config = load_config(args.config)
     if args.member_chunk is not None:
-        config = with_member_chunk(config, args.member_chunk)
+        config = _with_member_chunk(config, args.member_chunk)
     if args.measure_only and not args.resume:
         raise InputError("--measure-only measures a store's trained networks: add --resume")
-    bars = ProgressBars()
+    bars = _ProgressBars()
     start = time.perf_counter()
     try:
         out = run_experiment(
@@ -109,7 +109,7 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def with_member_chunk(config: ExperimentConfig, chunk: int) -> ExperimentConfig:
+def _with_member_chunk(config: ExperimentConfig, chunk: int) -> ExperimentConfig:
     """`config` training `chunk` networks per compiled group."""
     if chunk < 1:
         raise InputError(f"--member-chunk must be >= 1 (networks per group), got {chunk}")
@@ -118,7 +118,7 @@ def with_member_chunk(config: ExperimentConfig, chunk: int) -> ExperimentConfig:
     )
 
 
-def summary_command(args: argparse.Namespace) -> int:
+def _summary_command(args: argparse.Namespace) -> int:
     """Print the summary table of a results directory."""
     print(format_summary(summarize(args.directory)))
     return 0

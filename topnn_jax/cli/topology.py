@@ -10,10 +10,16 @@ import numpy as np
 
 from topnn_jax.datasets import load
 from topnn_jax.errors import InputError
-from topnn_jax.homology import COLLAPSES
-from topnn_jax.ph_workers import available_cpus
-from topnn_jax.scan import ParameterScan, ScanEntry, scan_parameters
-from topnn_jax.topology import BettiResult, betti_numbers
+from topnn_jax.topology import (
+    COLLAPSES,
+    BettiResult,
+    ParameterScan,
+    ScanEntry,
+    available_cpus,
+    betti_numbers,
+    scan_parameters,
+)
+from topnn_jax.topology.homology import collapse_help
 
 # select-params grid: the preset's k times these factors, and these hop scales.
 SCAN_K_FACTORS = (0.5, 0.75, 1.0, 1.5)
@@ -40,9 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     betti.add_argument("--scale", type=int, help="hop scale (default 2 or the preset's)")
     betti.add_argument("--maxdim", type=int, help="highest Betti number (default 1 or preset)")
-    add_engine_arguments(betti)
+    _add_engine_arguments(betti)
     betti.add_argument("--json", action="store_true", help="print JSON")
-    betti.set_defaults(handler=run_betti)
+    betti.set_defaults(handler=_run_betti)
 
     select = subparsers.add_parser(
         "select-params",
@@ -57,20 +63,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     select.add_argument("--scales", help="comma list of hop scales")
     select.add_argument("--stride", type=int, help="homology subsample stride (default: preset)")
     select.add_argument("--maxdim", type=int, help="highest Betti number (default: preset)")
-    add_engine_arguments(select)
+    _add_engine_arguments(select)
     select.add_argument("--workers", type=int, help="worker processes (default: CPUs / threads)")
     select.add_argument("--json", action="store_true", help="print JSON")
-    select.set_defaults(handler=run_select_params)
+    select.set_defaults(handler=_run_select_params)
 
 
-def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     """--collapse and --threads."""
     parser.add_argument(
         "--collapse",
         choices=COLLAPSES,
         default="auto",
-        help="exact reduction before giotto-ph: auto (default: edge if gudhi is installed, "
-        "else vertex), vertex, edge (needs gudhi), none",
+        help=f"exact reduction before giotto-ph ({collapse_help()})",
     )
     parser.add_argument(
         "--threads",
@@ -80,7 +85,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_npy(path: Path, what: str) -> np.ndarray:
+def _load_npy(path: Path, what: str) -> np.ndarray:
     """An array from a .npy file, or `InputError` if it is missing or not a numeric .npy array."""
     if not path.is_file():
         raise InputError(f"{what} file {path} does not exist")
@@ -95,12 +100,12 @@ def load_npy(path: Path, what: str) -> np.ndarray:
         ) from error
 
 
-def clouds_from_files(args: argparse.Namespace) -> dict[str, np.ndarray] | np.ndarray:
+def _clouds_from_files(args: argparse.Namespace) -> dict[str, np.ndarray] | np.ndarray:
     """The POINTS cloud, or {label: cloud} when --labels is given."""
-    points = load_npy(args.points, "points")
+    points = _load_npy(args.points, "points")
     if args.labels is None:
         return points
-    labels = load_npy(args.labels, "labels")
+    labels = _load_npy(args.labels, "labels")
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise InputError(
             f"labels must be a 1-D integer array, got {labels.dtype} of shape {labels.shape}"
@@ -112,7 +117,7 @@ def clouds_from_files(args: argparse.Namespace) -> dict[str, np.ndarray] | np.nd
     return {str(label): points[labels == label] for label in np.unique(labels)}
 
 
-def result_text(result: BettiResult) -> str:
+def _result_text(result: BettiResult) -> str:
     """One line: Betti numbers, sizes, time."""
     reduced = f" (reduced from {result.k}: too few points)" if result.k_reduced else ""
     return (
@@ -121,7 +126,7 @@ def result_text(result: BettiResult) -> str:
     )
 
 
-def run_betti(args: argparse.Namespace) -> int:
+def _run_betti(args: argparse.Namespace) -> int:
     """Compute and print Betti numbers of a cloud, of a labelled cloud's classes, or of a data
     set's input classes."""
     if (args.points is None) == (args.dataset is None):
@@ -150,7 +155,7 @@ def run_betti(args: argparse.Namespace) -> int:
         k = args.k
         scale = 2 if args.scale is None else args.scale
         maxdim = 1 if args.maxdim is None else args.maxdim
-        clouds = clouds_from_files(args)
+        clouds = _clouds_from_files(args)
 
     threads = available_cpus() if args.threads is None else args.threads
 
@@ -159,7 +164,7 @@ def run_betti(args: argparse.Namespace) -> int:
 
     if isinstance(clouds, np.ndarray):
         result = measure(clouds)
-        print(json.dumps(result.to_dict()) if args.json else result_text(result))
+        print(json.dumps(result.to_dict()) if args.json else _result_text(result))
         return 0
     results = {label: measure(cloud) for label, cloud in clouds.items()}
     if args.json:
@@ -167,11 +172,11 @@ def run_betti(args: argparse.Namespace) -> int:
         return 0
     for label, result in results.items():
         known = f"  (true {truth[label]})" if label in truth else ""
-        print(f"label {label}: {result_text(result)}{known}")
+        print(f"label {label}: {_result_text(result)}{known}")
     return 0
 
 
-def parse_int_list(text: str, what: str) -> list[int]:
+def _parse_int_list(text: str, what: str) -> list[int]:
     """[1, 2, 3] from '1,2,3'."""
     try:
         values = [int(part) for part in text.split(",") if part.strip()]
@@ -182,12 +187,12 @@ def parse_int_list(text: str, what: str) -> list[int]:
     return values
 
 
-def betti_cell(betti: tuple[int, ...] | None) -> str:
+def _betti_cell(betti: tuple[int, ...] | None) -> str:
     """'(9,9,0)', or 'too-large' for a refused computation."""
     return "too-large" if betti is None else "(" + ",".join(map(str, betti)) + ")"
 
 
-def scan_table(scan: ParameterScan, truth: dict[int, tuple[int, ...]]) -> str:
+def _scan_table(scan: ParameterScan, truth: dict[int, tuple[int, ...]]) -> str:
     """Text grid: rows k, columns scale, both classes' Betti numbers; '*' marks the truth."""
     ks = sorted({entry.k for entry in scan.entries})
     scales = sorted({entry.scale for entry in scan.entries})
@@ -206,14 +211,14 @@ def scan_table(scan: ParameterScan, truth: dict[int, tuple[int, ...]]) -> str:
     for k in ks:
         row = f"{k:>5} "
         for scale in scales:
-            text = " ".join(betti_cell(cell[(label, k, scale)].betti) for label in labels)
+            text = " ".join(_betti_cell(cell[(label, k, scale)].betti) for label in labels)
             mark = " *" if (k, scale) in recovered else ""
             row += f"| {text + mark:<{width - 1}}"
         lines.append(row)
     return "\n".join(line.rstrip() for line in lines)
 
 
-def scan_entry_json(entry: ScanEntry) -> dict:
+def _scan_entry_json(entry: ScanEntry) -> dict:
     """One scan cell as JSON: its coordinates, truth, and the result or the refusal."""
     cell = {
         "label": entry.label,
@@ -227,16 +232,16 @@ def scan_entry_json(entry: ScanEntry) -> dict:
     return cell | entry.result.to_dict()
 
 
-def run_select_params(args: argparse.Namespace) -> int:
+def _run_select_params(args: argparse.Namespace) -> int:
     """Scan (k, scale) for a data set's input and print the table (or JSON)."""
     dataset = load(args.name, seed=args.seed)
     preset = dataset.preset
     ks = (
         sorted({max(1, round(preset.k * f)) for f in SCAN_K_FACTORS})
         if args.ks is None
-        else parse_int_list(args.ks, "--ks")
+        else _parse_int_list(args.ks, "--ks")
     )
-    scales = list(SCAN_SCALES) if args.scales is None else parse_int_list(args.scales, "--scales")
+    scales = list(SCAN_SCALES) if args.scales is None else _parse_int_list(args.scales, "--scales")
     scan = scan_parameters(
         dataset,
         ks,
@@ -255,12 +260,12 @@ def run_select_params(args: argparse.Namespace) -> int:
                     "stride": scan.stride,
                     "maxdim": scan.maxdim,
                     "recovered": [list(cell) for cell in scan.recovered()],
-                    "entries": [scan_entry_json(e) for e in scan.entries],
+                    "entries": [_scan_entry_json(e) for e in scan.entries],
                 }
             )
         )
         return 0
     truth = {label: dataset.truth(label, scan.maxdim) for label in (0, 1)}
     truth = {label: betti for label, betti in truth.items() if betti is not None}
-    print(scan_table(scan, truth))
+    print(_scan_table(scan, truth))
     return 0

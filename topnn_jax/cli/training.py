@@ -8,16 +8,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 from topnn_jax.cli.datasets import add_dataset_options, load_dataset
+from topnn_jax.config import TrainingConfig
 from topnn_jax.errors import InputError
-from topnn_jax.models import ArchitectureSpec
-from topnn_jax.training import (
-    Progress,
-    TrainingConfig,
-    make_members,
-    save_network,
-    train,
-    write_networks_csv,
-)
+from topnn_jax.models import ACTIVATIONS, PAPER_ACTIVATIONS, ArchitectureSpec
+from topnn_jax.networks import make_members
+from topnn_jax.store import NETWORKS_FILE, save_network, write_networks_csv
+from topnn_jax.training import Progress, train
 
 DEFAULTS = TrainingConfig()
 
@@ -43,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--activation",
         action="append",
         required=True,
-        help="relu, leaky_relu, tanh, clipped_relu, sigmoid, gelu or identity; repeatable",
+        help=f"{', '.join(ACTIVATIONS)} (the paper's: {', '.join(PAPER_ACTIVATIONS)}); repeatable",
     )
     parser.add_argument(
         "--seeds",
@@ -67,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(handler=run_train)
+    parser.set_defaults(handler=_run_train)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -84,7 +80,7 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def run_train(args: argparse.Namespace) -> int:
+def _run_train(args: argparse.Namespace) -> int:
     """Handler of `topnn-jax train`."""
     config = TrainingConfig(
         learning_rate=args.lr,
@@ -111,10 +107,10 @@ def run_train(args: argparse.Namespace) -> int:
 
         networks = train(dataset, members, config, progress)
     for network in networks:
-        save_network(network, args.out / "params")
-    write_networks_csv(args.out / "networks.csv", networks)
+        save_network(network, args.out)
+    write_networks_csv(args.out / NETWORKS_FILE, networks)
     well = sum(network.result.well_trained for network in networks)
-    print(f"{well} of {len(networks)} networks well trained; wrote {args.out / 'networks.csv'}")
+    print(f"{well} of {len(networks)} networks well trained; wrote {args.out / NETWORKS_FILE}")
     for network in networks:
         if network.result.failed:
             print(f"{network.member.network_id}: {network.result.failed}")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from topnn_jax.errors import InputError
+from topnn_jax.topology.parameters import check_parameter
 
 
 @dataclass(frozen=True)
@@ -27,11 +28,8 @@ class TopologyPreset:
     maxdim: int
 
     def __post_init__(self) -> None:
-        for name in ("k", "scale", "stride"):
-            if getattr(self, name) < 1:
-                raise InputError(f"topology preset {name} must be >= 1, got {getattr(self, name)}")
-        if not 0 <= self.maxdim <= 3:
-            raise InputError(f"topology preset maxdim must be in 0..3, got {self.maxdim}")
+        for name in ("k", "scale", "stride", "maxdim"):
+            check_parameter(name, getattr(self, name), where="topology preset ")
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,9 +102,7 @@ class Dataset:
         """
         if label not in (0, 1):
             raise InputError(f"label must be 0 or 1, got {label!r}")
-        stride = self.preset.stride if stride is None else stride
-        if stride < 1:
-            raise InputError(f"stride must be >= 1, got {stride}")
+        stride = self.preset.stride if stride is None else check_parameter("stride", stride)
         return np.flatnonzero(self.train_labels == label)[::stride]
 
     def homology_subsample(self, label: int, stride: int | None = None) -> np.ndarray:

@@ -23,7 +23,7 @@ DEFAULT_TEST_FRACTION = 0.25
 REAL_DATA_PRESET = TopologyPreset(k=13, scale=2, stride=1, maxdim=1)
 
 
-def split_train_test(
+def _split_train_test(
     points: np.ndarray, labels: np.ndarray, seed: int, test_fraction: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stratified random split; both index arrays are increasing (original order kept).
@@ -49,7 +49,7 @@ def split_train_test(
     return np.flatnonzero(~is_test), np.flatnonzero(is_test)
 
 
-def standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Centre and scale every feature by the training set's mean and standard deviation."""
     mean = train.mean(axis=0)
     std = train.std(axis=0)
@@ -57,7 +57,7 @@ def standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.nda
     return (train - mean) / std, (test - mean) / std
 
 
-def reduce_dimension(
+def _reduce_dimension(
     train: np.ndarray, test: np.ndarray, dims: int | None, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """PCA fitted on the training set to `dims` dimensions (None keeps all)."""
@@ -69,7 +69,7 @@ def reduce_dimension(
     return pca.transform(train), pca.transform(test)
 
 
-def labelled_dataset(
+def _labelled_dataset(
     name: str,
     points: np.ndarray,
     labels: np.ndarray,
@@ -84,15 +84,15 @@ def labelled_dataset(
     preset: TopologyPreset = REAL_DATA_PRESET,
 ) -> Dataset:
     """Build a `Dataset` from labelled arrays: split (unless `test` is given), standardise, PCA."""
-    points, labels = as_points(points, name), as_labels(labels, name)
+    points, labels = _as_points(points, name), _as_labels(labels, name)
     validate_labelled_points(points, labels, what=name)
     if test is None:
-        train_idx, test_idx = split_train_test(points, labels, seed, test_fraction)
+        train_idx, test_idx = _split_train_test(points, labels, seed, test_fraction)
         test_points, test_labels = points[test_idx], labels[test_idx]
         points, labels = points[train_idx], labels[train_idx]
     else:
         what = f"{name} test set"
-        test_points, test_labels = as_points(test[0], what), as_labels(test[1], what)
+        test_points, test_labels = _as_points(test[0], what), _as_labels(test[1], what)
         validate_labelled_points(test_points, test_labels, what=what, need_both=False)
         if test_points.shape[1] != points.shape[1]:
             raise InputError(
@@ -100,8 +100,8 @@ def labelled_dataset(
                 f"{points.shape[1]}"
             )
     if standardised:
-        points, test_points = standardise(points, test_points)
-    points, test_points = reduce_dimension(points, test_points, pca, seed)
+        points, test_points = _standardise(points, test_points)
+    points, test_points = _reduce_dimension(points, test_points, pca, seed)
     return Dataset(
         name=name,
         train_points=points.astype(np.float32),
@@ -116,7 +116,7 @@ def labelled_dataset(
     )
 
 
-def as_points(points: np.ndarray, what: str) -> np.ndarray:
+def _as_points(points: np.ndarray, what: str) -> np.ndarray:
     """float64 copy of numeric points, or `InputError` for non-numeric data."""
     array = np.asarray(points)
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
@@ -124,7 +124,7 @@ def as_points(points: np.ndarray, what: str) -> np.ndarray:
     return array.astype(np.float64)
 
 
-def as_labels(labels: np.ndarray, what: str) -> np.ndarray:
+def _as_labels(labels: np.ndarray, what: str) -> np.ndarray:
     """int64 labels; floats are accepted when every value is a whole number."""
     array = np.asarray(labels)
     if np.issubdtype(array.dtype, np.floating) and np.all(array == np.round(array)):
@@ -134,7 +134,7 @@ def as_labels(labels: np.ndarray, what: str) -> np.ndarray:
     return array.astype(np.int64)
 
 
-def check_digit(digit: int) -> None:
+def _check_digit(digit: int) -> None:
     """Raise `InputError` unless digit is 0..9."""
     if isinstance(digit, bool) or digit not in range(10):
         raise InputError(f"digit must be one of 0..9, got {digit!r}")
@@ -150,10 +150,10 @@ def make_digits(
 
     Pixels are divided by 16 (values in [0, 1]); `pca` optionally reduces the 64 dimensions.
     """
-    check_digit(digit)
+    _check_digit(digit)
     data = load_digits()
     labels = np.where(data.target == digit, 0, 1)
-    return labelled_dataset(
+    return _labelled_dataset(
         "digits",
         data.data / 16.0,
         labels,
@@ -171,7 +171,7 @@ def make_breast_cancer(seed: int = 0, test_fraction: float = DEFAULT_TEST_FRACTI
     Labels as shipped: 0 = malignant, 1 = benign.
     """
     data = load_breast_cancer()
-    return labelled_dataset(
+    return _labelled_dataset(
         "breast-cancer",
         data.data,
         data.target,
@@ -183,7 +183,7 @@ def make_breast_cancer(seed: int = 0, test_fraction: float = DEFAULT_TEST_FRACTI
     )
 
 
-def existing_file(path: str | Path | None, what: str) -> Path:
+def _existing_file(path: str | Path | None, what: str) -> Path:
     """The path as a `Path`, or `InputError` if it was not given or is not a file."""
     if path is None:
         raise InputError(f"{what}: no file given; pass path=...")
@@ -193,7 +193,7 @@ def existing_file(path: str | Path | None, what: str) -> Path:
     return path
 
 
-def read_point_file(path: Path) -> tuple[np.ndarray, np.ndarray, tuple | None]:
+def _read_point_file(path: Path) -> tuple[np.ndarray, np.ndarray, tuple | None]:
     """Read a labelled point cloud from .npz or .csv.
 
     .npz: arrays `points` and `labels`, or `train_points`, `train_labels` and optionally
@@ -221,14 +221,14 @@ def read_point_file(path: Path) -> tuple[np.ndarray, np.ndarray, tuple | None]:
             f"'train_labels'), found {sorted(arrays)}"
         )
     if suffix == ".csv":
-        table = read_numeric_csv(path)
+        table = _read_numeric_csv(path)
         if table.shape[1] < 2:
             raise InputError(f"{path}: need at least one feature column and a label column")
         return table[:, :-1], table[:, -1], None
     raise InputError(f"{path}: unsupported file type {suffix!r}; use .npz or .csv")
 
 
-def read_numeric_csv(path: Path) -> np.ndarray:
+def _read_numeric_csv(path: Path) -> np.ndarray:
     """float64[rows, columns] from a comma-separated file; one header line is allowed."""
     lines = [line for line in path.read_text().splitlines() if line.strip()]
     if not lines:
@@ -257,13 +257,13 @@ def read_numeric_csv(path: Path) -> np.ndarray:
 def make_points_file(
     seed: int = 0, path: str | Path | None = None, test_fraction: float = DEFAULT_TEST_FRACTION
 ) -> Dataset:
-    """A user's labelled point cloud (.npz or .csv, see `read_point_file`), labels 0 and 1.
+    """A user's labelled point cloud (.npz or .csv, see `_read_point_file`), labels 0 and 1.
 
     Without a test set in the file, a stratified `test_fraction` is held out with the seed.
     """
-    path = existing_file(path, "points")
-    points, labels, test = read_point_file(path)
-    return labelled_dataset(
+    path = _existing_file(path, "points")
+    points, labels, test = _read_point_file(path)
+    return _labelled_dataset(
         path.stem,
         points,
         labels,
@@ -275,7 +275,7 @@ def make_points_file(
     )
 
 
-def read_idx(path: Path) -> np.ndarray:
+def _read_idx(path: Path) -> np.ndarray:
     """An IDX file (MNIST format, optionally gzipped) as a uint8 array of its stated shape."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
@@ -298,10 +298,10 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 
 
-def read_mnist_pair(images: Path, labels: Path) -> tuple[np.ndarray, np.ndarray]:
+def _read_mnist_pair(images: Path, labels: Path) -> tuple[np.ndarray, np.ndarray]:
     """float64[n, rows*cols] pixels in [0, 1] and uint8[n] digits from an IDX image/label pair."""
-    pixels = read_idx(images)
-    digits = read_idx(labels)
+    pixels = _read_idx(images)
+    digits = _read_idx(labels)
     if pixels.ndim != 3 or digits.ndim != 1 or len(pixels) != len(digits):
         raise InputError(
             f"{images} and {labels}: expected images [n, rows, cols] and labels [n], got "
@@ -324,20 +324,20 @@ def make_mnist(
 
     Without test files, a stratified `test_fraction` of the training files is held out.
     """
-    check_digit(digit)
-    pixels, digits = read_mnist_pair(
-        existing_file(images, "mnist images"), existing_file(labels, "mnist labels")
+    _check_digit(digit)
+    pixels, digits = _read_mnist_pair(
+        _existing_file(images, "mnist images"), _existing_file(labels, "mnist labels")
     )
     test = None
     if (test_images is None) != (test_labels is None):
         raise InputError("mnist: give both test_images and test_labels, or neither")
     if test_images is not None:
-        test_pixels, test_digits = read_mnist_pair(
-            existing_file(test_images, "mnist test images"),
-            existing_file(test_labels, "mnist test labels"),
+        test_pixels, test_digits = _read_mnist_pair(
+            _existing_file(test_images, "mnist test images"),
+            _existing_file(test_labels, "mnist test labels"),
         )
         test = (test_pixels, np.where(test_digits == digit, 0, 1))
-    return labelled_dataset(
+    return _labelled_dataset(
         "mnist",
         pixels,
         np.where(digits == digit, 0, 1),
@@ -361,14 +361,14 @@ def make_htru2(
 
     Features are standardised on the training set.
     """
-    path = existing_file(path, "htru2")
-    table = read_numeric_csv(path)
+    path = _existing_file(path, "htru2")
+    table = _read_numeric_csv(path)
     if table.shape[1] != HTRU2_FEATURES + 1:
         raise InputError(
             f"{path}: HTRU2 has {HTRU2_FEATURES} feature columns and a class column, found "
             f"{table.shape[1]} columns"
         )
-    return labelled_dataset(
+    return _labelled_dataset(
         "htru2",
         table[:, :-1],
         table[:, -1],

@@ -31,7 +31,7 @@ D1_CENTRES = np.array(
 )
 
 
-def d1_points(grid_step: float = D1_GRID_STEP) -> tuple[np.ndarray, np.ndarray]:
+def _d1_points(grid_step: float = D1_GRID_STEP) -> tuple[np.ndarray, np.ndarray]:
     """All kept D-I points in generator order (x outer, y inner), before the train/test split.
 
     Args:
@@ -64,7 +64,7 @@ def make_d1(seed: int = 0, size: int | None = None) -> Dataset:
                 f"D-I size {size} is too small to resolve nine disks; use size >= "
                 f"{math.ceil(D1_SIZE * (D1_GRID_STEP / D1_MAX_GRID_STEP) ** 2)}"
             )
-    points, labels = d1_points(grid_step)
+    points, labels = _d1_points(grid_step)
     rng = np.random.default_rng(seed)
     n_train = round(len(points) * D1_TRAIN_FRACTION)
     train = np.zeros(len(points), dtype=bool)
@@ -179,7 +179,6 @@ def make_d2(seed: int = 0, size: int | None = None) -> Dataset:
 
 # 1000 * (first random.random() after random.seed(1)) in CPython: the paper's phase.
 D3_FIRST_PHASE = 134.36424411240122
-D3_UNIT_POINTS = 4_200
 D3_CENTRES = (
     (0, 0, 0),
     (-3, -3, -3),
@@ -202,7 +201,7 @@ def fibonacci_sphere(n: int, radius: float, phase: float) -> np.ndarray:
     return radius * np.stack([rho * np.cos(phi), y, rho * np.sin(phi)], axis=1)
 
 
-def d3_unit_parts(n: int, inner_n: int, phases: np.ndarray) -> list[tuple[int, float, float, int]]:
+def _d3_unit_parts(n: int, inner_n: int, phases: np.ndarray) -> list[tuple[int, float, float, int]]:
     """The five spheres of one unit in generator order: (points, radius, phase, label)."""
     return [
         (n, 1.0, phases[0], 0),
@@ -221,7 +220,7 @@ def d3_points(n: int, inner_n: int, phases: np.ndarray) -> tuple[np.ndarray, np.
     """
     parts, part_labels = [], []
     for unit, centre in enumerate(D3_CENTRES):
-        for count, radius, phase, label in d3_unit_parts(n, inner_n, phases[unit]):
+        for count, radius, phase, label in _d3_unit_parts(n, inner_n, phases[unit]):
             parts.append(fibonacci_sphere(count, radius, phase) + np.asarray(centre, float))
             part_labels.append(np.full(count, label, dtype=np.int32))
     return np.concatenate(parts), np.concatenate(part_labels)

@@ -21,10 +21,10 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from topnn_jax.datasets import Dataset
-from topnn_jax.errors import InputError
+from topnn_jax.errors import InputError, check_int
 from topnn_jax.plotting.common import CLASS_COLOURS, CLASS_NAMES, new_figure
-from topnn_jax.scan import ParameterScan, ScanEntry
-from topnn_jax.topology import Persistence, check_int
+from topnn_jax.topology.cloud import Persistence
+from topnn_jax.topology.scan import ParameterScan, ScanEntry
 
 LAYERS_PER_ROW = 6
 MAX_BARS = 200
@@ -92,7 +92,7 @@ def padded(points: np.ndarray, dim: int) -> np.ndarray:
     return coords
 
 
-def check_labels(labels: object, n: int, what: str) -> np.ndarray:
+def _check_labels(labels: object, n: int, what: str) -> np.ndarray:
     """int labels[n] in {0, 1}, or `InputError`."""
     array = np.asarray(labels)
     if array.shape != (n,):
@@ -102,12 +102,12 @@ def check_labels(labels: object, n: int, what: str) -> np.ndarray:
     return array
 
 
-def marker_size(n: int) -> float:
+def _marker_size(n: int) -> float:
     """Scatter marker area (points^2): small for dense clouds, larger for sparse ones."""
     return float(np.clip(4000 / max(n, 1), 0.8, 16))
 
 
-def scatter_classes(ax: Axes, coords: np.ndarray, labels: np.ndarray, size: float) -> None:
+def _scatter_classes(ax: Axes, coords: np.ndarray, labels: np.ndarray, size: float) -> None:
     """Scatter each class in its colour, the larger class first so the smaller stays on top.
 
     The artist of label L has gid "class-L"; `coords` has 2 or 3 columns.
@@ -128,7 +128,7 @@ def scatter_classes(ax: Axes, coords: np.ndarray, labels: np.ndarray, size: floa
             )
 
 
-def class_handles(labels: np.ndarray, shown: np.ndarray | None = None) -> list[Line2D]:
+def _class_handles(labels: np.ndarray, shown: np.ndarray | None = None) -> list[Line2D]:
     """Legend entries "class a (n)" per class present ("class a (m of n shown)" when
     subsampled)."""
     handles = []
@@ -152,7 +152,7 @@ def betti_text(maxdim: int) -> str:
     return "$(" + ", ".join(rf"\beta_{i}" for i in range(maxdim + 1)) + ")$"
 
 
-def integer_ticks(ax: Axes, axis: str, values: Sequence[int]) -> None:
+def _integer_ticks(ax: Axes, axis: str, values: Sequence[int]) -> None:
     """Categorical ticks 0..len-1 labelled with `values` on the "x" or "y" axis."""
     setter = ax.set_xticks if axis == "x" else ax.set_yticks
     setter(range(len(values)), labels=[str(v) for v in values])
@@ -181,12 +181,12 @@ def plot_dataset(dataset: Dataset, max_points: int = 6000, seed: int = 0) -> Fig
     points = np.asarray(dataset.train_points, dtype=np.float64)
     labels = np.asarray(dataset.train_labels)
     shown = class_subsample(labels, max_points, seed)
-    size = 2.5 * marker_size(len(shown))
+    size = 2.5 * _marker_size(len(shown))
     if dataset.dim == 3:
         figure = new_figure(14.0, 5.4)
         grid = figure.add_gridspec(1, 3, width_ratios=(1.25, 1, 1))
         view = figure.add_subplot(grid[0], projection="3d")
-        scatter_classes(view, points[shown], labels[shown], size)
+        _scatter_classes(view, points[shown], labels[shown], size)
         view.set_box_aspect(tuple(np.ptp(points, axis=0) + 1e-12))
         view.set(xlabel="x", ylabel="y", zlabel="z", title="3-D view")
         for axis in (view.xaxis, view.yaxis, view.zaxis):
@@ -194,7 +194,7 @@ def plot_dataset(dataset: Dataset, max_points: int = 6000, seed: int = 0) -> Fig
         view.tick_params(labelsize=7, pad=0)
         for position, (i, j) in ((1, (0, 1)), (2, (0, 2))):
             ax = figure.add_subplot(grid[position])
-            scatter_classes(ax, points[shown][:, [i, j]], labels[shown], size)
+            _scatter_classes(ax, points[shown][:, [i, j]], labels[shown], size)
             ax.set_aspect("equal", adjustable="datalim")
             plane = "xyz"[i] + "xyz"[j]
             ax.set(xlabel=plane[0], ylabel=plane[1], title=f"projection on the {plane}-plane")
@@ -204,23 +204,23 @@ def plot_dataset(dataset: Dataset, max_points: int = 6000, seed: int = 0) -> Fig
         figure = new_figure(6.4, 6.2)
         ax = figure.add_subplot()
         if dataset.dim <= 2:
-            scatter_classes(ax, padded(points[shown], 2), labels[shown], size)
+            _scatter_classes(ax, padded(points[shown], 2), labels[shown], size)
             ax.set_aspect("equal", adjustable="datalim")
             ax.set(xlabel="x", ylabel="y" if dataset.dim == 2 else "(1-D data)")
         else:
             coords, shares = pca(points, 2)
-            scatter_classes(ax, coords[shown], labels[shown], size)
+            _scatter_classes(ax, coords[shown], labels[shown], size)
             ax.set(
                 xlabel=f"PC 1 ({shares[0]:.1%} of variance)",
                 ylabel=f"PC 2 ({shares[1]:.1%} of variance)",
                 title=f"PCA projection of {dataset.dim} dimensions",
             )
-    figure.legend(handles=class_handles(labels, shown), loc="outside lower center", ncols=2)
-    figure.suptitle(dataset_title(dataset))
+    figure.legend(handles=_class_handles(labels, shown), loc="outside lower center", ncols=2)
+    figure.suptitle(_dataset_title(dataset))
     return figure
 
 
-def dataset_title(dataset: Dataset) -> str:
+def _dataset_title(dataset: Dataset) -> str:
     """ "name: n training points in d-D" and, where known, the true Betti numbers."""
     title = f"{dataset.name}: {len(dataset.train_labels):,} training points in {dataset.dim}-D"
     maxdim = dataset.preset.maxdim
@@ -234,21 +234,21 @@ def dataset_title(dataset: Dataset) -> str:
 # --- layers of a network --------------------------------------------------------------------
 
 
-def layer_names(n: int) -> list[str]:
+def _layer_names(n: int) -> list[str]:
     """Panel names of `n` layer outputs: "input", "layer 1", ..., "logits"."""
     if n == 1:
         return ["input"]
     return ["input", *(f"layer {i}" for i in range(1, n - 1)), "logits"]
 
 
-def check_outputs(
+def _check_outputs(
     outputs: Sequence[np.ndarray], labels: object
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Validated layer outputs (float64[n, w_i], same n >= 1) and labels int[n] in {0, 1}."""
     if isinstance(outputs, np.ndarray) or not isinstance(outputs, Sequence) or not outputs:
         raise InputError("outputs must be a non-empty list of arrays [n, width], one per layer")
     arrays = []
-    for name, output in zip(layer_names(len(outputs)), outputs, strict=True):
+    for name, output in zip(_layer_names(len(outputs)), outputs, strict=True):
         array = np.asarray(output)
         if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
             raise InputError(f"{name}: expected a non-empty array [n, width], got {array.shape}")
@@ -260,7 +260,7 @@ def check_outputs(
                 "layer must hold the same points"
             )
         arrays.append(array.astype(np.float64))
-    return arrays, check_labels(labels, arrays[0].shape[0], "plot_layers")
+    return arrays, _check_labels(labels, arrays[0].shape[0], "plot_layers")
 
 
 def plot_layers(
@@ -287,7 +287,7 @@ def plot_layers(
         max_points: most points drawn per panel.
         seed: seed of the subsample.
     """
-    arrays, labels = check_outputs(outputs, labels)
+    arrays, labels = _check_outputs(outputs, labels)
     if isinstance(dim, bool) or dim not in (2, 3):
         raise InputError(f"dim must be 2 or 3, got {dim!r}")
     shown = class_subsample(labels, max_points, seed)
@@ -297,8 +297,8 @@ def plot_layers(
     side = 2.5 if dim == 2 else 2.9
     height = side + 0.35 if dim == 2 else side - 0.1  # 3-D panels need no room for tick labels
     figure = new_figure(ncols * side + 0.3, nrows * height + 0.9)
-    size = marker_size(len(shown))
-    for index, (name, array) in enumerate(zip(layer_names(count), arrays, strict=True)):
+    size = _marker_size(len(shown))
+    for index, (name, array) in enumerate(zip(_layer_names(count), arrays, strict=True)):
         ax = figure.add_subplot(nrows, ncols, index + 1, projection="3d" if dim == 3 else None)
         width = array.shape[1]
         if width <= dim:
@@ -307,12 +307,12 @@ def plot_layers(
         else:
             coords, shares = pca(array, dim)
             note = f"width {width}, PCA {shares.sum():.1%} of var."
-        scatter_classes(ax, coords[shown], labels[shown], size)
+        _scatter_classes(ax, coords[shown], labels[shown], size)
         ax.set_title(f"{name}\n{note}", fontsize=9)
         ax.tick_params(labelsize=6, pad=0)
         for axis in (ax.xaxis, ax.yaxis, *((ax.zaxis,) if dim == 3 else ())):
             axis.set_major_locator(MaxNLocator(4))
-    figure.legend(handles=class_handles(labels, shown), loc="outside lower center", ncols=2)
+    figure.legend(handles=_class_handles(labels, shown), loc="outside lower center", ncols=2)
     if title:
         figure.suptitle(title)
     return figure
@@ -321,7 +321,7 @@ def plot_layers(
 # --- parameter scans ------------------------------------------------------------------------
 
 
-def scan_metric(entry: ScanEntry) -> float:
+def _scan_metric(entry: ScanEntry) -> float:
     """Cell value: sum |beta - truth| when the truth is known, else sum beta; NaN if refused."""
     if entry.betti is None:
         return math.nan
@@ -330,7 +330,7 @@ def scan_metric(entry: ScanEntry) -> float:
     return float(sum(abs(b - t) for b, t in zip(entry.betti, entry.truth, strict=True)))
 
 
-def scan_norm(vmax: float) -> colors.Normalize:
+def _scan_norm(vmax: float) -> colors.Normalize:
     """Linear up to 10, symmetric-log above (distances range from 0 to hundreds)."""
     vmax = max(vmax, 1.0)
     if vmax <= 10:
@@ -338,7 +338,7 @@ def scan_norm(vmax: float) -> colors.Normalize:
     return colors.SymLogNorm(linthresh=1, linscale=0.6, vmin=0, vmax=vmax, base=10)
 
 
-def scan_cells(scan: ParameterScan) -> dict[tuple[int, int, int], ScanEntry]:
+def _scan_cells(scan: ParameterScan) -> dict[tuple[int, int, int], ScanEntry]:
     """The scan's entries keyed by (label, k, scale); `InputError` if empty or duplicated."""
     if not isinstance(scan, ParameterScan):
         raise InputError(f"plot_scan needs a ParameterScan, got {type(scan).__name__}")
@@ -355,7 +355,7 @@ def scan_cells(scan: ParameterScan) -> dict[tuple[int, int, int], ScanEntry]:
     return cells
 
 
-def draw_scan_panel(
+def _draw_scan_panel(
     ax: Axes,
     entries: dict[tuple[int, int], ScanEntry],
     ks: list[int],
@@ -367,7 +367,7 @@ def draw_scan_panel(
     cmap = colormaps["viridis_r"].with_extremes(bad=REFUSED_COLOUR)
     grid = np.full((len(ks), len(scales)), np.nan)
     for (k, scale), entry in entries.items():
-        grid[ks.index(k), scales.index(scale)] = scan_metric(entry)
+        grid[ks.index(k), scales.index(scale)] = _scan_metric(entry)
     image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, norm=norm, aspect="auto")
     for row, k in enumerate(ks):
         for col, scale in enumerate(scales):
@@ -400,8 +400,8 @@ def draw_scan_panel(
                         gid="recovered",
                     )
                 )
-    integer_ticks(ax, "x", scales)
-    integer_ticks(ax, "y", ks)
+    _integer_ticks(ax, "x", scales)
+    _integer_ticks(ax, "y", ks)
     ax.set(xlabel="hop scale s", ylabel="neighbours k")
     return image
 
@@ -415,7 +415,7 @@ def plot_scan(scan: ParameterScan) -> Figure:
     thick black outline (patch gid "recovered"); refused cells (complex too large) are grey with
     an "x" (text gid "refused"); cells the scan lacks say "n/a".
     """
-    cells = scan_cells(scan)
+    cells = _scan_cells(scan)
     labels = sorted({label for label, _, _ in cells})
     ks = sorted({k for _, k, _ in cells})
     scales = sorted({scale for _, _, scale in cells})
@@ -431,12 +431,12 @@ def plot_scan(scan: ParameterScan) -> Figure:
     norms = {}
     for kind in set(known.values()):
         values = [
-            scan_metric(entry)
+            _scan_metric(entry)
             for label in labels
             if known[label] == kind
             for entry in panels[label].values()
         ]
-        norms[kind] = scan_norm(max((v for v in values if not math.isnan(v)), default=1.0))
+        norms[kind] = _scan_norm(max((v for v in values if not math.isnan(v)), default=1.0))
 
     panel_width = (0.3 + 0.22 * (scan.maxdim + 1)) * len(scales) + 1.6
     figure = new_figure(max(panel_width * len(labels), 6.0), 0.4 * len(ks) + 2.6)
@@ -444,7 +444,7 @@ def plot_scan(scan: ParameterScan) -> Figure:
     fontsize = 9 if scan.maxdim <= 1 else 8
     images = {}
     for ax, label in zip(axes, labels, strict=True):
-        images[known[label]] = draw_scan_panel(
+        images[known[label]] = _draw_scan_panel(
             ax, panels[label], ks, scales, norms[known[label]], fontsize
         )
         truth = truths[label]
@@ -486,7 +486,7 @@ def plot_scan(scan: ParameterScan) -> Figure:
 # --- persistence barcodes -------------------------------------------------------------------
 
 
-def label_repeats(
+def _label_repeats(
     ax: Axes, starts: np.ndarray, ends: np.ndarray, rows: np.ndarray, right: float
 ) -> None:
     """Write "×N" beside each run of N >= `MIN_RUN` identical adjacent bars (hop bars repeat a
@@ -552,7 +552,7 @@ def plot_barcodes(
         rows = len(order) - 1 - np.arange(len(order))  # first bar at the top
         thickness = float(np.clip(150 / max(len(order), 1), 0.5, 4))
         ax.hlines(rows, births[order], ends[order], colors=colour, linewidth=thickness, gid="bars")
-        label_repeats(ax, births[order], ends[order], rows, right)
+        _label_repeats(ax, births[order], ends[order], rows, right)
         alive = essential[order]
         if alive.any():  # an empty unclipped line would wreck the layout
             ax.plot(

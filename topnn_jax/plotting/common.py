@@ -20,7 +20,6 @@ ACTIVATION_COLOURS = {
     "relu": "#d62728",
     "leaky_relu": "#ff7f0e",
     "tanh": "#1f77b4",
-    "relu1": "#9467bd",
 }
 CLASS_COLOURS = ("#d62728", "#1f77b4")  # label 0 = class a, label 1 = class b
 CLASS_NAMES = ("class a", "class b")

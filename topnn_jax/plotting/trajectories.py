@@ -25,8 +25,8 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from topnn_jax.errors import InputError
+from topnn_jax.models import PAPER_ACTIVATIONS
 from topnn_jax.plotting.common import (
-    ACTIVATION_COLOURS,
     CLASS_NAMES,
     CYCLE,
     activation_colour,
@@ -280,9 +280,9 @@ def bottleneck_layers(hidden: Sequence[int]) -> list[int]:
 
 
 def _paper_order(activations: Sequence[str]) -> list[str]:
-    """Activations in the paper's order (relu, leaky_relu, tanh, relu1), others after them in
-    the order given."""
-    known = list(ACTIVATION_COLOURS)
+    """Activations in the paper's order (`PAPER_ACTIVATIONS`), others after them in the order
+    given."""
+    known = list(PAPER_ACTIVATIONS)
     return sorted(activations, key=lambda a: known.index(a) if a in known else len(known))
 
 

@@ -1,7 +1,7 @@
 """Exact k nearest neighbours on the host with a kd-tree (scipy's `cKDTree`); no JAX.
 
-Same contract as `topnn_jax.knn.knn_indices`: each point's k nearest other points, exact for
-float64 distances with ties broken by the lower index. The tree returns `k + EXTRA_CANDIDATES`
+Same contract as `knn_device.device_knn_indices`: each point's k nearest other points, exact
+for float64 distances with ties broken by the lower index. The tree returns `k + EXTRA_CANDIDATES`
 candidates per row, nearest first. A row is certified when its k-th neighbour is clearly nearer
 than the (k + 1)-th; other rows (near-ties, duplicate points) rank their candidates by float64
 distance and index, and are recomputed by brute force when the ties reach past the candidates.

@@ -1,24 +1,15 @@
-"""The results store: one directory per experiment, safe to interrupt and resume.
-
-Layout::
-
-    DIR/config.json        the resolved experiment config
-    DIR/environment.json   package versions, JAX backend and devices, CPU count
-    DIR/networks.csv       one row per trained network (see `NETWORK_COLUMNS`)
-    DIR/betti.csv          one row per network x layer x class (see `betti_columns`)
-    DIR/params/            trained parameters, one file per network
+"""An append-only CSV table, safe to interrupt: the mechanism behind networks.csv and betti.csv.
 
 Rows are appended as results arrive, one `os.write` per row on a file opened for appending, so a
 killed process leaves every finished row intact; a torn last line (if any) is dropped when the
-store is opened again. `finalize` rewrites both tables sorted, atomically, so an interrupted and
-resumed run ends with the same tables as an uninterrupted one.
+table is opened again. `finalize` rewrites the table sorted by key, atomically, so an
+interrupted and resumed run ends with the same table as an uninterrupted one.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -26,23 +17,6 @@ from typing import Any
 
 from topnn_jax.atomic import atomic_write_text
 from topnn_jax.errors import InputError
-
-NETWORK_KEY = ("network_id",)
-BETTI_KEY = ("network_id", "layer", "label")
-
-
-def betti_columns(maxdim: int) -> tuple[str, ...]:
-    """Columns of betti.csv for Betti numbers up to `maxdim`."""
-    return (
-        "network_id",
-        "layer",
-        "label",
-        "n_points",
-        "k",
-        "scale",
-        *(f"b{d}" for d in range(maxdim + 1)),
-        "seconds",
-    )
 
 
 class CsvTable:
@@ -97,7 +71,7 @@ class CsvTable:
         self._rewrite()
 
     def _rewrite(self) -> None:
-        ordered = [self.rows[key] for key in sorted(self.rows, key=sort_key)]
+        ordered = [self.rows[key] for key in sorted(self.rows, key=_sort_key)]
         body = "".join(format_row([row[c] for c in self.columns]) for row in ordered)
         atomic_write_text(self.path, format_row(self.columns) + body)
 
@@ -114,7 +88,7 @@ def read_rows(path: Path) -> tuple[list[str], list[dict[str, str]], bool]:
     return list(reader.fieldnames or []), rows, torn
 
 
-def sort_key(key: tuple[str, ...]) -> tuple:
+def _sort_key(key: tuple[str, ...]) -> tuple:
     """Numbers sort as numbers (layer 10 after layer 9)."""
     return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in key)
 
@@ -133,18 +107,3 @@ def format_row(values: Iterable[str]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerow(list(values))
     return buffer.getvalue()
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Pretty JSON, atomically."""
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
-def read_json(path: Path) -> Any:
-    """JSON from a store file, or `InputError` naming the file if it is missing or malformed."""
-    if not path.is_file():
-        raise InputError(f"{path} is missing: is {path.parent} a topnn-jax results directory?")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise InputError(f"{path}: malformed JSON ({error})") from None

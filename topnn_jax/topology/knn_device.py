@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from topnn_jax.errors import InputError
-from topnn_jax.tree_knn import exact_rows
+from topnn_jax.topology.knn_tree import exact_rows
 
 # Device memory for one block of distance rows (float32) and its top_k work.
 DEFAULT_BLOCK_BYTES = 64 * 2**20
@@ -36,7 +36,7 @@ WINDOW = 512
 F32_ROUNDOFF = 2.0**-24
 
 
-def padded_size(n: int, multiple: int = LEAF) -> int:
+def _padded_size(n: int, multiple: int = LEAF) -> int:
     """n rounded up to a coarse bucket (<= 1/8 more, a multiple of `multiple`), so clouds of
     similar size share one compiled program."""
     step = max(multiple, 2 ** max(0, int(np.log2(max(n, 1))) - 3))
@@ -44,7 +44,7 @@ def padded_size(n: int, multiple: int = LEAF) -> int:
     return -(-n // step) * step
 
 
-def squared_distances(queries: jax.Array, points: jax.Array) -> jax.Array:
+def _squared_distances(queries: jax.Array, points: jax.Array) -> jax.Array:
     """float32[..., q, p] squared distances by |x|^2 + |y|^2 - 2 x.y at full float32 precision."""
     cross = jnp.einsum("...qd,...pd->...qp", queries, points, precision=jax.lax.Precision.HIGHEST)
     return (
@@ -55,7 +55,7 @@ def squared_distances(queries: jax.Array, points: jax.Array) -> jax.Array:
 
 
 @partial(jax.jit, static_argnames=("m", "block"))
-def full_pass(
+def _full_pass(
     queries: jax.Array, query_ids: jax.Array, points: jax.Array, n: jax.Array, m: int, block: int
 ) -> tuple[jax.Array, jax.Array]:
     """Each query's m nearest among the first n points (itself excluded).
@@ -73,7 +73,7 @@ def full_pass(
 
     def one_block(args: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
         rows, ids = args
-        sq = squared_distances(rows, points)
+        sq = _squared_distances(rows, points)
         excluded = (columns[None, :] == ids[:, None]) | (columns[None, :] >= n)
         negative, index = jax.lax.top_k(-jnp.where(excluded, jnp.inf, sq), m)
         return -negative, index
@@ -86,7 +86,7 @@ def full_pass(
 
 
 @partial(jax.jit, static_argnames=("m", "window", "group"))
-def leaf_pass(
+def _leaf_pass(
     points: jax.Array, n: jax.Array, m: int, window: int, group: int
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """Each point's m nearest within the `window` points nearest its leaf's centre.
@@ -112,9 +112,9 @@ def leaf_pass(
 
     def one_group(args: tuple[jax.Array, ...]) -> tuple[jax.Array, ...]:
         queries, centre, first_row = args  # [g, LEAF, d], [g, d], [g]
-        to_centre = jnp.where(columns[None, :] >= n, jnp.inf, squared_distances(centre, points))
+        to_centre = jnp.where(columns[None, :] >= n, jnp.inf, _squared_distances(centre, points))
         negative_radius, near = jax.lax.top_k(-to_centre, window)  # [g, window]
-        sq = squared_distances(queries, points[near])  # [g, LEAF, window]
+        sq = _squared_distances(queries, points[near])  # [g, LEAF, window]
         rows = first_row[:, None] + jnp.arange(LEAF)[None, :]
         sq = jnp.where(near[:, None, :] == rows[:, :, None], jnp.inf, sq)
         negative, local = jax.lax.top_k(-sq, m)
@@ -133,7 +133,7 @@ def leaf_pass(
     return values.reshape(p, m), index.reshape(p, m), centres, radius.reshape(-1)
 
 
-def kd_leaf_order(points: np.ndarray) -> np.ndarray:
+def _kd_leaf_order(points: np.ndarray) -> np.ndarray:
     """Permutation putting points into kd-tree leaves of LEAF consecutive points.
 
     Each node splits its largest-spread axis so that the left part is a multiple of LEAF;
@@ -154,7 +154,7 @@ def kd_leaf_order(points: np.ndarray) -> np.ndarray:
     return np.concatenate(leaves)
 
 
-def float32_error(norms: np.ndarray, radius: float, d: int) -> np.ndarray:
+def _float32_error(norms: np.ndarray, radius: float, d: int) -> np.ndarray:
     """Bound on |float32 squared distance - exact| for points of these (centred) norms.
 
     Covers rounding the centred coordinates to float32 and the |x|^2 + |y|^2 - 2 x.y
@@ -163,7 +163,9 @@ def float32_error(norms: np.ndarray, radius: float, d: int) -> np.ndarray:
     return 4 * (d + 4) * F32_ROUNDOFF * (norms + radius) ** 2
 
 
-def knn_indices(points: np.ndarray, k: int, block_bytes: int = DEFAULT_BLOCK_BYTES) -> np.ndarray:
+def device_knn_indices(
+    points: np.ndarray, k: int, block_bytes: int = DEFAULT_BLOCK_BYTES
+) -> np.ndarray:
     """Each point's k nearest other points (Euclidean), exactly.
 
     The point itself is never its own neighbour (the paper's k = 14 counted it, so it is k = 13
@@ -182,14 +184,14 @@ def knn_indices(points: np.ndarray, k: int, block_bytes: int = DEFAULT_BLOCK_BYT
     n, d = points64.shape
     if not 1 <= k <= n - 1:
         raise InputError(f"k must be between 1 and n - 1 = {n - 1} for {n} points, got {k}")
-    p = padded_size(n)
+    p = _padded_size(n)
     # m depends on n only through its bucket p (one compiled program per bucket); when m >= n - 1
     # the candidates past the n - 1 real ones are padding, at distance inf.
     m = min(p - 1, k + EXTRA_CANDIDATES)
     centred = points64 - points64.mean(axis=0)
     norms = np.sqrt(np.sum(centred**2, axis=1))
     radius = float(norms.max())
-    error = float32_error(norms, radius, d)
+    error = _float32_error(norms, radius, d)
     window = min(WINDOW, p)
     approx = np.empty((n, m))
     candidates = np.empty((n, m), dtype=np.int64)
@@ -198,14 +200,14 @@ def knn_indices(points: np.ndarray, k: int, block_bytes: int = DEFAULT_BLOCK_BYT
 
     todo = np.arange(n)
     if n > 2 * window and 2 * m <= window:
-        order = kd_leaf_order(centred)
+        order = _kd_leaf_order(centred)
         leaf_points = np.zeros((p, d), dtype=np.float32)
         leaf_points[:n] = centred[order]
         per_leaf = 4 * (p + 2 * LEAF * window + window * d)  # bytes of one leaf's work
         group = max(1, min(p // LEAF, block_bytes // per_leaf))
         while (p // LEAF) % group:
             group -= 1
-        values, index, centres, reach = leaf_pass(
+        values, index, centres, reach = _leaf_pass(
             jnp.asarray(leaf_points), jnp.int32(n), m, window, group
         )
         leaf = np.arange(n) // LEAF
@@ -214,7 +216,7 @@ def knn_indices(points: np.ndarray, k: int, block_bytes: int = DEFAULT_BLOCK_BYT
         # Points outside a leaf's window are at least sqrt(reach) from its centre (up to
         # rounding), so at least that minus |query - centre| from the query.
         beyond = np.sqrt(
-            np.maximum(reach - float32_error(np.linalg.norm(centres, axis=1), radius, d), 0)
+            np.maximum(reach - _float32_error(np.linalg.norm(centres, axis=1), radius, d), 0)
         )
         beyond -= np.linalg.norm(leaf_points[:n] - centres, axis=1)
         beyond -= 8 * (d + 4) * F32_ROUNDOFF * radius
@@ -226,11 +228,11 @@ def knn_indices(points: np.ndarray, k: int, block_bytes: int = DEFAULT_BLOCK_BYT
     if len(todo):
         device_points = np.zeros((p, d), dtype=np.float32)
         device_points[:n] = centred
-        block = int(max(1, min(padded_size(len(todo)), block_bytes // (12 * p))))
-        r = -(-padded_size(len(todo)) // block) * block
+        block = int(max(1, min(_padded_size(len(todo)), block_bytes // (12 * p))))
+        r = -(-_padded_size(len(todo)) // block) * block
         ids = np.zeros(r, dtype=np.int32)
         ids[: len(todo)] = todo
-        values, index = full_pass(
+        values, index = _full_pass(
             jnp.asarray(device_points[ids]),
             jnp.asarray(ids),
             jnp.asarray(device_points),

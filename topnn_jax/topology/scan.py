@@ -6,14 +6,16 @@ parameter-selection surfaces, compared against the data set's true Betti numbers
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from topnn_jax.datasets import Dataset
 from topnn_jax.errors import InputError
-from topnn_jax.homology import Collapse
-from topnn_jax.ph_workers import BettiPool
-from topnn_jax.topology import BettiResult, check_int, check_scale_maxdim
+from topnn_jax.topology.homology import Collapse
+from topnn_jax.topology.job import BettiResult
+from topnn_jax.topology.parameters import check_parameter
+from topnn_jax.topology.pool import BettiExecutor, BettiPool
 
 
 @dataclass(frozen=True)
@@ -79,10 +81,11 @@ def scan_parameters(
     maxdim: int | None = None,
     stride: int | None = None,
     labels: Sequence[int] = (0, 1),
-    collapse: Collapse = "auto",
+    collapse: Collapse | None = None,
     workers: int | None = None,
-    threads: int = 1,
+    threads: int | None = None,
     max_bytes: int | None = None,
+    executor: BettiExecutor | None = None,
 ) -> ParameterScan:
     """Betti numbers of each class's homology subsample at every (k, scale) of a grid.
 
@@ -93,19 +96,37 @@ def scan_parameters(
         maxdim: highest Betti number (default: the data set's preset).
         stride: homology subsample stride (default: the preset's).
         labels: classes to measure.
-        collapse: as in `topology.betti_numbers`.
-        workers, threads: process pool size and giotto-ph threads per job (`BettiPool`).
-        max_bytes: per-job memory ceiling; cells over it hold the refusal.
+        collapse, workers, threads, max_bytes: the settings of the `BettiPool` that runs the
+            jobs when no `executor` is given (defaults "auto", CPUs, 1, half the RAM); cells over
+            `max_bytes` hold the refusal.
+        executor: what runs the jobs (a `BettiExecutor`, with its own
+            settings; the caller closes it); default a `BettiPool` made and closed here.
 
     Returns:
         The scan, entries ordered by label, k, scale.
     """
     maxdim = dataset.preset.maxdim if maxdim is None else maxdim
-    stride = dataset.preset.stride if stride is None else check_int("stride", stride, 1)
-    ks = [check_int("k", k, 1) for k in ks]
-    scales = [check_scale_maxdim(scale, maxdim)[0] for scale in scales]
+    stride = dataset.preset.stride if stride is None else check_parameter("stride", stride)
+    maxdim = check_parameter("maxdim", maxdim)
+    ks = [check_parameter("k", k) for k in ks]
+    scales = [check_parameter("scale", scale) for scale in scales]
+    settings = (collapse, workers, threads, max_bytes)
+    if executor is not None and any(value is not None for value in settings):
+        raise InputError(
+            "give an executor or the pool's settings (collapse, workers, threads, max_bytes), "
+            "not both: an executor has its own"
+        )
     results: dict[tuple[int, int, int], BettiResult | InputError] = {}
-    with BettiPool(workers, threads, collapse, max_bytes) as pool:
+    with (
+        contextlib.nullcontext(executor)
+        if executor is not None
+        else BettiPool(
+            workers,
+            1 if threads is None else threads,
+            "auto" if collapse is None else collapse,
+            max_bytes,
+        )
+    ) as pool:
         for label in labels:
             cloud = dataset.homology_subsample(label, stride)
             for k in ks:

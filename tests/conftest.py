@@ -1,0 +1,41 @@
+"""Shared by the test modules: strict JAX settings and the tiny experiment."""
+
+from __future__ import annotations
+
+import jax
+import pytest
+
+from topnn_jax.config import ExperimentConfig, parse_config
+
+# Broadcasting arrays of different ranks is an error, not a silent reshape.
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+TINY_EXPERIMENT = """
+[data]
+dataset = "D-I"
+size = 1500
+[networks]
+architectures = ["3_by_6"]
+activations = ["relu", "tanh"]
+seeds = 2
+[training]
+max_steps = 300
+eval_every = 100
+[topology]
+measure = "all"
+[run]
+workers = 2
+"""
+"""Four small networks on a small D-I, trained 300 steps (none well trained), all measured."""
+
+
+@pytest.fixture(scope="session")
+def tiny_toml() -> str:
+    """The tiny experiment's TOML text (`TINY_EXPERIMENT`)."""
+    return TINY_EXPERIMENT
+
+
+@pytest.fixture(scope="session")
+def tiny_config(tiny_toml: str) -> ExperimentConfig:
+    """The tiny experiment, validated."""
+    return parse_config(tiny_toml, name="tiny")

@@ -1,0 +1,45 @@
+"""The results store: one directory per experiment, safe to interrupt and resume. It owns every
+on-disk format of the project.
+
+Layout::
+
+    DIR/config.json        the resolved experiment config
+    DIR/environment.json   package versions, JAX backend and devices, CPU count
+    DIR/networks.csv       one row per trained network (`records.NETWORK_COLUMNS`)
+    DIR/betti.csv          one row per network x layer x class (`records.betti_columns`)
+    DIR/params/            trained parameters, one file per network (`params.params_path`)
+
+* `csv_table`: the append-only CSV mechanism (rows written as they arrive, rewritten sorted);
+* `records`: the columns, keys and rows of the two tables, and the JSON files;
+* `params`: a trained network's file;
+* `directory`: creating a store, or checking that a resumed run is the same experiment.
+
+`topnn_jax.results` reads a store; only the pipeline and the command line write one. Names are
+imported on first use, so that a reader of the tables does not import the writers' modules.
+"""
+
+from topnn_jax._lazy import attach
+
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    {
+        ".csv_table": ("CsvTable", "format_row", "format_value", "read_rows"),
+        ".directory": ("environment", "open_store", "resumable_part"),
+        ".params": ("PARAMS_DIR", "load_network", "params_path", "save_network"),
+        ".records": (
+            "BETTI_FILE",
+            "BETTI_KEY",
+            "CONFIG_FILE",
+            "ENVIRONMENT_FILE",
+            "NETWORKS_FILE",
+            "NETWORK_COLUMNS",
+            "NETWORK_KEY",
+            "betti_columns",
+            "betti_row",
+            "network_row",
+            "read_json",
+            "write_json",
+            "write_networks_csv",
+        ),
+    },
+)

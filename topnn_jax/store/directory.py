@@ -1,0 +1,71 @@
+"""A store's directory as a whole: creating it, or proving that a resumed run is the same
+experiment, and recording the machine it ran on (environment.json)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import sys
+from pathlib import Path
+
+import jax
+
+from topnn_jax.config import ExperimentConfig
+from topnn_jax.errors import InputError
+from topnn_jax.store.records import CONFIG_FILE, ENVIRONMENT_FILE, read_json, write_json
+from topnn_jax.topology.pool import available_cpus
+
+PACKAGES = ("topnn-jax", "jax", "jaxlib", "flax", "optax", "numpy", "scipy", "giotto-ph")
+
+
+def environment() -> dict:
+    """Package versions, JAX backend and devices, CPU count: written to environment.json."""
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": versions,
+        "jax_backend": jax.default_backend(),
+        "jax_devices": [str(device) for device in jax.devices()],
+        "cpu_count": os.cpu_count(),
+        "available_cpus": available_cpus(),
+    }
+
+
+def open_store(config: ExperimentConfig, out: Path, resume: bool) -> None:
+    """Create the store, or check that a resumed one was made by the same experiment; write its
+    config.json and environment.json."""
+    config_path = out / CONFIG_FILE
+    if config_path.exists():
+        if not resume:
+            raise InputError(
+                f"{out} already holds results; pass --resume to continue that run, or choose "
+                "another --out"
+            )
+        saved = read_json(config_path)
+        current = config.to_dict()
+        if resumable_part(saved) != resumable_part(current):
+            raise InputError(
+                f"{out} holds a run of a different experiment; resume needs the same config "
+                "(only [run], [networks] top_up and [training] member_chunk may change)"
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(config_path, config.to_dict())
+    write_json(out / ENVIRONMENT_FILE, environment())
+
+
+def resumable_part(config: dict) -> dict:
+    """What must match between resumes: the config without its name, its [run] section,
+    [networks] top_up (more top-up seeds only add networks) and [training] member_chunk (a
+    member's outcome does not depend on its group)."""
+    kept = {key: value for key, value in config.items() if key not in ("run", "name")}
+    for section, key in (("networks", "top_up"), ("training", "member_chunk")):
+        if isinstance(kept.get(section), dict):
+            kept[section] = {k: v for k, v in kept[section].items() if k != key}
+    return kept

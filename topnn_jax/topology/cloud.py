@@ -1,0 +1,208 @@
+"""Betti numbers of a point cloud by the paper's protocol ("Measuring topology" in PAPER.md).
+
+cloud -> checks, exact duplicates removed (`distinct_points`) -> exact kNN table (a kd-tree,
+`topnn_jax.topology.knn_tree`, or the JAX device, `topnn_jax.topology.knn_device`: the same
+table; `knn_engine` chooses) -> symmetrised kNN graph -> hop-scale graph -> Vietoris-Rips
+(clique) complex -> giotto-ph (`topnn_jax.topology.homology`).
+
+`prepare_job` does the first steps in the caller's process and `topnn_jax.topology.job.run_job`
+the rest wherever the job runs; `betti_numbers` does both here. k counts true neighbours: the
+point itself is not one of them, so the paper's k = 14 is k = 13 here. The hop scale s is an
+integer (the paper's "epsilon = 2.5" is s = 2).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from topnn_jax.errors import InputError
+from topnn_jax.topology.homology import Collapse, hop_persistence
+from topnn_jax.topology.job import BettiJob, BettiResult, JobOptions, PreparedCloud, run_job
+from topnn_jax.topology.knn_device import device_knn_indices
+from topnn_jax.topology.parameters import check_parameter
+
+KNN_ENGINES = ("auto", "tree", "device")
+# Largest coordinate magnitude accepted: squared distances of such clouds stay finite in float64.
+MAX_COORDINATE = 1e150
+# Most coordinates for which the kd-tree finds the kNN by default.
+TREE_MAX_DIM = 32
+
+
+@dataclass(frozen=True)
+class Persistence:
+    """Persistence over the hop filtration 1..max_scale of one cloud.
+
+    Attributes:
+        diagrams: per dimension 0..maxdim, float64[bars, 2] (birth, death) in hops; death is
+            inf for bars alive at max_scale.
+        betti: int64[max_scale, maxdim + 1]; row s - 1 holds the Betti numbers at scale s.
+        n_points: distinct points.
+        k_used: neighbours used.
+        n_edges: undirected edges of the max_scale hop graph.
+        seconds: wall time, kNN included.
+    """
+
+    diagrams: tuple[np.ndarray, ...]
+    betti: np.ndarray
+    n_points: int
+    k_used: int
+    n_edges: int
+    seconds: float
+
+    def betti_at(self, scale: int) -> tuple[int, ...]:
+        """Betti numbers at hop scale 1 <= scale <= max_scale."""
+        if not 1 <= scale <= len(self.betti):
+            raise InputError(f"scale must be in 1..{len(self.betti)}, got {scale}")
+        return tuple(int(b) for b in self.betti[scale - 1])
+
+
+def distinct_points(points: np.ndarray) -> np.ndarray:
+    """float64[m, d]: the cloud validated, exact duplicates removed (first occurrence kept, order
+    kept).
+
+    Raises:
+        InputError: not a non-empty 2-D real array, or NaN / inf present.
+    """
+    array = np.asarray(points)
+    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise InputError(f"points must be a non-empty 2-D array [n, d], got shape {array.shape}")
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise InputError(f"points must be real numbers, got dtype {array.dtype}")
+    array = array.astype(np.float64) + 0.0  # + 0.0 turns -0.0 into 0.0
+    finite = np.isfinite(array).all(axis=1)
+    if not finite.all():
+        raise InputError(
+            f"{int(np.sum(~finite))} of {len(array)} points contain NaN or inf; clean or drop "
+            "them first"
+        )
+    if np.abs(array).max() > MAX_COORDINATE:
+        raise InputError(
+            f"coordinates up to {np.abs(array).max():.3g} are too large: squared distances "
+            f"would overflow (keep |x| <= {MAX_COORDINATE:g}); rescale the data first"
+        )
+    _, first = np.unique(array, axis=0, return_index=True)
+    return array[np.sort(first)]
+
+
+def knn_engine(engine: str = "auto", dim: int = 1) -> str:
+    """The kNN engine for clouds of `dim` coordinates: "tree" (`knn_tree`, on the host, where
+    the job runs) or "device" (`knn_device`, on the JAX device of the process that prepares the
+    job). "auto" picks the tree for dim <= `TREE_MAX_DIM`: on the paper's clouds it is 3-4
+    times faster than the device engine on a CPU and needs no JAX in the worker processes, while
+    in more dimensions a kd-tree degrades (5 times slower than the device engine on 20,000
+    Gaussian points in 50 dimensions; benchmarks/bench_topology.py)."""
+    if engine not in KNN_ENGINES:
+        raise InputError(f"kNN engine must be one of {', '.join(KNN_ENGINES)}, got {engine!r}")
+    if engine == "auto":
+        return "tree" if dim <= TREE_MAX_DIM else "device"
+    return engine
+
+
+def prepare_cloud(points: np.ndarray, k: int, engine: str = "auto") -> PreparedCloud:
+    """Validate and deduplicate a cloud; find its kNN table now when `knn_engine` chooses the
+    device (the kd-tree's runs where the job runs: `PreparedCloud.with_neighbours`).
+
+    Args:
+        points: float[n, d] (n >= 1, finite).
+        k: true nearest neighbours per point (>= 1); with fewer than k + 1 distinct points,
+            k_used = n_distinct - 1.
+        engine: "auto", "tree" or "device"; every engine gives the same, exact table.
+    """
+    start = time.perf_counter()
+    k = check_parameter("k", k)
+    cloud = distinct_points(points)
+    k_used = min(k, len(cloud) - 1)
+    engine = knn_engine(engine, cloud.shape[1])
+    neighbours = None
+    if k_used == 0:  # one distinct point: no neighbours
+        neighbours = np.zeros((1, 0), dtype=np.int64)
+    elif engine == "device":
+        neighbours = device_knn_indices(cloud, k_used)
+    seconds = time.perf_counter() - start
+    kept = cloud if neighbours is None else None
+    n_input = int(np.shape(points)[0])
+    return PreparedCloud(n_input, len(cloud), k, k_used, kept, neighbours, seconds)
+
+
+def neighbour_table(points: np.ndarray, k: int, engine: str = "auto") -> PreparedCloud:
+    """A prepared cloud with its kNN table found here (arguments as in `prepare_cloud`)."""
+    return prepare_cloud(points, k, engine).with_neighbours()
+
+
+def prepare_job(
+    points: np.ndarray, k: int, scale: int = 2, maxdim: int = 1, options: JobOptions = JobOptions()
+) -> BettiJob:
+    """Check the arguments and prepare the cloud (`prepare_cloud`): a job that
+    `topnn_jax.topology.job.run_job` finishes in any process. Arguments as in `betti_numbers`.
+
+    Raises:
+        InputError: bad points or arguments.
+    """
+    scale = check_parameter("scale", scale)
+    maxdim = check_parameter("maxdim", maxdim)
+    return BettiJob(prepare_cloud(points, k), scale, maxdim, options)
+
+
+def betti_numbers(
+    points: np.ndarray,
+    k: int,
+    scale: int = 2,
+    maxdim: int = 1,
+    *,
+    collapse: Collapse = "auto",
+    n_threads: int = 1,
+    max_bytes: int | None = None,
+) -> BettiResult:
+    """Betti numbers of a cloud's kNN hop-scale Vietoris-Rips complex.
+
+    Args:
+        points: float[n, d] (n >= 1, finite).
+        k: true nearest neighbours per point (the point itself excluded; the paper's k = 14 is
+            13 here). With fewer than k + 1 distinct points, k = n_distinct - 1 is used and
+            `BettiResult.k_reduced` says so.
+        scale: hop scale s >= 1: the complex is the clique complex of "at most s hops apart".
+        maxdim: highest Betti number computed, 0..3.
+        collapse: a name in `topnn_jax.topology.homology.COLLAPSES`: "auto" (default: "edge"
+            where gudhi is installed, else "vertex"), "vertex", "edge" or "none". All give the
+            same Betti numbers.
+        n_threads: giotto-ph threads.
+        max_bytes: refuse a complex estimated to need more memory (default half the RAM).
+
+    Returns:
+        The Betti numbers with sizes and timing.
+    """
+    options = JobOptions(collapse, n_threads, max_bytes)
+    return run_job(prepare_job(points, k, scale, maxdim, options))
+
+
+def persistence(
+    points: np.ndarray,
+    k: int,
+    max_scale: int = 4,
+    maxdim: int = 1,
+    *,
+    n_threads: int = 1,
+    max_bytes: int | None = None,
+) -> Persistence:
+    """Persistence diagrams of the hop filtration and Betti numbers at every scale 1..max_scale.
+
+    One giotto-ph run on the uncollapsed filtration (edge value = hop count). Arguments as in
+    `betti_numbers`; `Persistence.betti_at(s)` equals `betti_numbers(..., scale=s).betti`.
+    """
+    max_scale = check_parameter("scale", max_scale)
+    maxdim = check_parameter("maxdim", maxdim)
+    cloud = neighbour_table(points, k)
+    result = hop_persistence(
+        cloud.neighbours, max_scale, maxdim, n_threads=n_threads, max_bytes=max_bytes
+    )
+    return Persistence(
+        result.diagrams,
+        result.betti,
+        cloud.n_points,
+        cloud.k_used,
+        result.n_edges,
+        cloud.seconds + result.seconds,
+    )

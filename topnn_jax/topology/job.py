@@ -1,0 +1,183 @@
+"""A Betti job: a prepared cloud and how to measure it, run in any process (no JAX).
+
+`topnn_jax.topology.cloud.prepare_job` makes a job in the caller's process (validation,
+deduplication, and the kNN table when the device engine finds it); `run_job` finishes it where
+it runs: the kd-tree kNN if still to do, then `topnn_jax.topology.homology`. `betti_numbers`,
+the serial executor and the worker processes of `BettiPool` all go this one way from a cloud to
+a `BettiResult`. This module imports neither JAX nor the device kNN, so workers stay light.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from topnn_jax.errors import check_int
+from topnn_jax.topology.homology import (
+    Collapse,
+    GraphBetti,
+    betti_from_neighbours,
+    resolve_collapse,
+)
+from topnn_jax.topology.knn_tree import tree_knn_indices
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedCloud:
+    """A validated cloud without exact duplicates, with its kNN table or the points to find it.
+
+    Attributes:
+        n_input: points given, duplicates included.
+        n_points: distinct points.
+        k: neighbours asked for.
+        k_used: neighbours used: min(k, n_points - 1).
+        points: float64[n_points, d] the distinct points while the kNN table is still to be
+            found (with the kd-tree, by `with_neighbours`); None once `neighbours` is known.
+        neighbours: int64[n_points, k_used] each distinct point's nearest other points, or None.
+        seconds: wall time spent on the cloud so far (validation, deduplication, kNN).
+    """
+
+    n_input: int
+    n_points: int
+    k: int
+    k_used: int
+    points: np.ndarray | None
+    neighbours: np.ndarray | None
+    seconds: float
+
+    def with_neighbours(self) -> PreparedCloud:
+        """This cloud with its kNN table, found here with the kd-tree if it was still to do."""
+        if self.neighbours is not None:
+            return self
+        start = time.perf_counter()
+        neighbours = tree_knn_indices(self.points, self.k_used)
+        seconds = self.seconds + time.perf_counter() - start
+        return dataclasses.replace(self, points=None, neighbours=neighbours, seconds=seconds)
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """How a Betti job is computed (the answer never depends on it).
+
+    Attributes:
+        collapse: a name in `topnn_jax.topology.homology.COLLAPSES`; "auto" is resolved here,
+            in the process that makes the options.
+        n_threads: giotto-ph threads (they help dimensions >= 1 only).
+        max_bytes: refuse a complex estimated to need more memory (None: half the RAM where
+            the job runs).
+    """
+
+    collapse: Collapse = "auto"
+    n_threads: int = 1
+    max_bytes: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "collapse", resolve_collapse(self.collapse))
+        check_int("n_threads", self.n_threads, 1)
+
+
+@dataclass(frozen=True, eq=False)
+class BettiJob:
+    """One Betti computation, validated: the cloud and how to measure it.
+
+    Attributes:
+        cloud: the prepared cloud.
+        scale: hop scale s >= 1.
+        maxdim: highest homology dimension, 0..3.
+        options: how to compute it.
+    """
+
+    cloud: PreparedCloud
+    scale: int
+    maxdim: int
+    options: JobOptions = JobOptions()
+
+
+@dataclass(frozen=True)
+class BettiResult:
+    """Betti numbers of one cloud's hop-scale Vietoris-Rips complex.
+
+    Attributes:
+        n_points: distinct points (exact duplicates removed).
+        n_input: points given.
+        k: neighbours asked for.
+        k_used: neighbours used; smaller than k when the cloud has fewer than k + 1 distinct
+            points (as the original did), see `k_reduced`.
+        scale: hop scale.
+        graph: what the homology computation returned: the Betti numbers, the hop graph's
+            edges, the vertices left after collapsing, its wall time.
+        cloud_seconds: wall time of validation, deduplication and kNN.
+
+    Timings are not compared: two results of the same computation are equal.
+    """
+
+    n_points: int
+    n_input: int
+    k: int
+    k_used: int
+    scale: int
+    graph: GraphBetti
+    cloud_seconds: float = field(compare=False)
+
+    @property
+    def betti(self) -> tuple[int, ...]:
+        """(beta_0, ..., beta_maxdim) over F_2."""
+        return self.graph.betti
+
+    @property
+    def n_edges(self) -> int:
+        """Undirected edges of the hop-scale graph."""
+        return self.graph.n_edges
+
+    @property
+    def n_core(self) -> int:
+        """Vertices left after collapsing (n_points without a collapse)."""
+        return self.graph.n_core
+
+    @property
+    def seconds(self) -> float:
+        """Wall time, kNN included."""
+        return self.cloud_seconds + self.graph.seconds
+
+    @property
+    def k_reduced(self) -> bool:
+        """True when fewer than k + 1 distinct points forced a smaller k."""
+        return self.k_used < self.k
+
+    def to_dict(self) -> dict:
+        """JSON-ready: betti, n_points, k (used), seconds and the rest."""
+        return {
+            "betti": list(self.betti),
+            "n_points": self.n_points,
+            "k": self.k_used,
+            "seconds": round(self.seconds, 6),
+            "k_requested": self.k,
+            "k_reduced": self.k_reduced,
+            "n_input": self.n_input,
+            "scale": self.scale,
+            "n_edges": self.n_edges,
+            "n_core": self.n_core,
+        }
+
+
+def run_job(job: BettiJob) -> BettiResult:
+    """Finish a job where it runs: the kd-tree kNN if still to do, then the homology.
+
+    Raises:
+        InputError: the complex is estimated to need more than `job.max_bytes`.
+    """
+    cloud, options = job.cloud.with_neighbours(), job.options
+    graph = betti_from_neighbours(
+        cloud.neighbours,
+        job.scale,
+        job.maxdim,
+        options.collapse,
+        options.n_threads,
+        options.max_bytes,
+    )
+    return BettiResult(
+        cloud.n_points, cloud.n_input, cloud.k, cloud.k_used, job.scale, graph, cloud.seconds
+    )

@@ -1,0 +1,254 @@
+"""Betti executors of this machine: a process pool that computes many Betti numbers at once and
+streams them back as they finish, and a serial one that computes them in this process.
+
+Both satisfy `BettiExecutor`, the protocol of whatever runs Betti jobs (a cluster backend is
+another class with its methods). Each prepares a job in the caller's process
+(`prepare_job`: checks, deduplication, the kNN table when the device engine finds it) and
+finishes it with `run_job` (the kd-tree kNN, the homology). giotto-ph holds the GIL, so parallel
+jobs need processes: `BettiPool`'s workers import only `topnn_jax.topology.job` (numpy, scipy,
+giotto-ph: no JAX), so the parent, which also drives training, does not wait on the kNN. Workers
+start with "spawn", which is safe with a parent that runs JAX threads (fork is not).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Callable, Hashable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from types import TracebackType
+from typing import Protocol, Self
+
+import numpy as np
+
+from topnn_jax.errors import InputError, check_int
+from topnn_jax.topology.cloud import prepare_job
+from topnn_jax.topology.homology import Collapse
+from topnn_jax.topology.job import BettiResult, JobOptions, run_job
+
+Outcome = BettiResult | InputError
+"""A job's result, or the `InputError` that refused it (a complex too large for memory)."""
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _ignore_interrupts() -> None:
+    """Worker initializer: Ctrl-C is for the parent, which stops the pool in order."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    """Ignore SIGINT while worker processes may start, so that a Ctrl-C during their start-up
+    (before `_ignore_interrupts` runs) cannot kill them with a traceback. Main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _outcome(job_id: Hashable, result: Callable[[], BettiResult]) -> Outcome:
+    """`result()`, or the `InputError` that refused the job; any other exception propagates
+    with a note naming the job."""
+    try:
+        return result()
+    except InputError as error:
+        return error
+    except Exception as error:
+        error.add_note(f"in Betti job {job_id!r}")
+        raise
+
+
+class BettiExecutor(Protocol):
+    """Runs Betti jobs and hands back their results as they finish."""
+
+    def submit(
+        self, job_id: Hashable, points: np.ndarray, k: int, scale: int = 2, maxdim: int = 1
+    ) -> None:
+        """Queue one cloud (`points`: float[n, d]); arguments as in `topology.betti_numbers`.
+        Bad input raises `InputError` here."""
+        ...
+
+    def results(self, block: bool = True) -> Iterator[tuple[Hashable, BettiResult | InputError]]:
+        """(job_id, result) per finished job, or the `InputError` that refused the job (a
+        complex too large for memory); with `block`, until every submitted job is done."""
+        ...
+
+    def close(self) -> None:
+        """Stop; jobs not finished are dropped."""
+        ...
+
+
+class _LocalExecutor:
+    """What both local executors share: how every job is computed (`options`), the context
+    manager.
+
+    Args:
+        threads: giotto-ph threads per job.
+        collapse: as in `topology.betti_numbers` ("auto" is resolved here, once).
+        max_bytes: per-job memory ceiling, as in `topology.betti_numbers`.
+    """
+
+    def __init__(self, threads: int, collapse: Collapse, max_bytes: int | None) -> None:
+        self.options = JobOptions(collapse, check_int("threads", threads, 1), max_bytes)
+
+    def close(self) -> None:
+        """Stop; unfinished jobs are dropped."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class BettiPool(_LocalExecutor):
+    """Run Betti jobs in worker processes; collect results in the order they finish.
+
+    Example::
+
+        with BettiPool(workers=4) as pool:
+            for layer, cloud in enumerate(clouds):
+                pool.submit(layer, cloud, k=13, scale=2, maxdim=1)
+            for layer, result in pool.results():
+                print(layer, result if isinstance(result, InputError) else result.betti)
+
+    Args:
+        workers: processes (default: CPUs // threads, at least 1).
+        threads: giotto-ph threads per job (default 1: many jobs use the CPUs better than
+            threads, which help dimensions >= 1 only).
+        collapse: as in `topology.betti_numbers`.
+        max_bytes: per-job memory ceiling, as in `topology.betti_numbers`.
+    """
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        threads: int = 1,
+        collapse: Collapse = "auto",
+        max_bytes: int | None = None,
+    ) -> None:
+        super().__init__(threads, collapse, max_bytes)
+        threads = self.options.n_threads
+        workers = max(1, available_cpus() // threads) if workers is None else workers
+        self.workers = check_int("workers", workers, 1)
+        self._executor = ProcessPoolExecutor(
+            self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_ignore_interrupts,
+        )
+        self._running: dict[Future, Hashable] = {}
+
+    def submit(
+        self, job_id: Hashable, points: np.ndarray, k: int, scale: int = 2, maxdim: int = 1
+    ) -> None:
+        """Queue one cloud; arguments as in `topology.betti_numbers`.
+
+        Bad input raises `InputError` here; a complex too large for memory is reported by
+        `results()`.
+        """
+        job = prepare_job(points, k, scale, maxdim, self.options)
+        with _interrupts_ignored():  # workers start inside submit: they inherit SIG_IGN
+            future = self._executor.submit(run_job, job)
+        self._running[future] = job_id
+
+    @property
+    def pending(self) -> int:
+        """Jobs submitted whose results have not been taken yet."""
+        return len(self._running)
+
+    def results(self, block: bool = True) -> Iterator[tuple[Hashable, Outcome]]:
+        """Yield (job_id, result) as jobs finish.
+
+        A job refused for its input (a complex too large for memory) yields its `InputError`
+        in place of a result, so one job cannot stop the stream; any other exception propagates
+        with a note naming the job. A broken pool (a worker died) raises `BrokenProcessPool`
+        once; the jobs it lost are dropped, and those that finished can still be taken.
+
+        Args:
+            block: wait until every job submitted so far (or during the iteration) is done;
+                with False, yield only those already finished.
+        """
+        while self._running:
+            if block:
+                done, _ = wait(list(self._running), return_when=FIRST_COMPLETED)
+            else:
+                done = [future for future in self._running if future.done()]
+                if not done:
+                    return
+            for future in done:
+                job_id = self._running.pop(future)
+                try:
+                    outcome = _outcome(job_id, future.result)
+                except BrokenProcessPool:
+                    self._drop_lost()
+                    raise
+                yield job_id, outcome
+
+    def _drop_lost(self) -> None:
+        """Forget the jobs a broken pool lost (they will never finish)."""
+        self._running = {
+            future: job_id
+            for future, job_id in self._running.items()
+            if not (future.done() and isinstance(future.exception(), BrokenProcessPool))
+        }
+
+    def close(self) -> None:
+        """Stop the workers; unfinished jobs are cancelled."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._running.clear()
+
+
+class SerialExecutor(_LocalExecutor):
+    """Run each Betti job in this process as it is submitted: the same results as `BettiPool`
+    without worker processes (for debugging and profiling, or where processes cannot start).
+
+    Args:
+        threads, collapse, max_bytes: as in `BettiPool`.
+    """
+
+    def __init__(
+        self, threads: int = 1, collapse: Collapse = "auto", max_bytes: int | None = None
+    ) -> None:
+        super().__init__(threads, collapse, max_bytes)
+        self._finished: list[tuple[Hashable, Outcome]] = []
+
+    def submit(
+        self, job_id: Hashable, points: np.ndarray, k: int, scale: int = 2, maxdim: int = 1
+    ) -> None:
+        """Compute one cloud now; arguments and errors as in `BettiPool.submit`."""
+        job = prepare_job(points, k, scale, maxdim, self.options)
+        self._finished.append((job_id, _outcome(job_id, lambda: run_job(job))))
+
+    @property
+    def pending(self) -> int:
+        """Jobs computed whose results have not been taken yet."""
+        return len(self._finished)
+
+    def results(self, block: bool = True) -> Iterator[tuple[Hashable, Outcome]]:
+        """Yield (job_id, result) in submission order (every job is finished: `block` is moot)."""
+        while self._finished:
+            yield self._finished.pop(0)
+
+    def close(self) -> None:
+        """Drop results not taken."""
+        self._finished.clear()
