@@ -301,7 +301,7 @@ def main() -> None:
         for c in clouds
         if c.maxdim >= 1
     ]
-    print(engine_table(engines), flush=True)
+    print(engine_table(engines), end="", flush=True)
 
     knn_clouds = {c.name: c for c in clouds}
     knn_rows = [measure_knn(c.name, c.points, c.k, repeats) for c in knn_clouds.values()]
@@ -309,7 +309,7 @@ def main() -> None:
         wide = np.random.default_rng(0).normal(size=(20_000, 50)).astype(np.float32)
         knn_rows.append(measure_knn("gaussian 20,000 x 50", wide, 34, repeats))
     print()
-    print(knn_table(knn_rows))
+    print(knn_table(knn_rows), end="")
 
     report = {
         "machine": {

@@ -77,7 +77,7 @@ def run_setting(
 ) -> int:
     """Run (or resume) one setting and collect its tables; the CLI's exit status."""
     store = stores / setting
-    arguments = ["run", str(configs / f"{setting}.toml"), "--out", str(store)]
+    arguments = ["run", str(configs / f"{setting}.toml"), "--out", str(store), "--no-report"]
     if (store / "config.json").exists():
         arguments.append("--resume")
     if measure_only:

@@ -22,9 +22,10 @@ from topnn_jax.claims import (
     bootstrap_mean_ci,
     claims_table_markdown,
     evaluate_claims,
+    format_number,
     network_statistics,
 )
-from topnn_jax.results import Store, load_store
+from topnn_jax.results import Store, class_name, load_store
 from topnn_jax.store import NETWORK_COLUMNS, betti_columns, format_row, format_value
 
 INPUT = ((9, 0), (1, 9))  # D-I: label 0 = nine disks, label 1 = a square with nine holes
@@ -194,28 +195,48 @@ def test_statistics_of_a_hand_computed_trajectory(tmp_path):
     assert trivial_a.normalised_area == pytest.approx(0.0)
     assert (trivial_a.first_minimum_layer, trivial_a.last_layers_share) == (1, 0.0)
     assert math.isnan(trivial_b.normalised_area)
-    assert math.isnan(trivial_b.last_layers_share)  # T(0) == T(L)
+    # T = 1, 1, 2, 1, 1 changes by 1 at layer 2 and by 1 at layer 3: half of it in the last two
+    assert trivial_b.last_layers_share == 0.5
     assert trivial_b.first_minimum_layer == 0
+
+
+def test_the_last_layers_share_is_a_share_of_the_total_change(tmp_path):
+    betti = np.full((5, 2, 2), np.nan)
+    betti[:, 0] = [(9, 0), (12, 0), (3, 0), (1, 0), (1, 0)]  # up 3, down 9, 2, 0: total 14
+    betti[:, 1] = [(1, 9), (1, 9), (1, 9), (1, 9), (1, 9)]  # never changes
+    grew, flat = network_statistics(write_store(tmp_path, [FakeNetwork("4_by_15", "relu", betti)]))
+    assert grew.last_layers_share == pytest.approx(2 / 14)  # within [0, 1]
+    assert grew.last_layer_share == 0.0
+    assert math.isnan(flat.last_layers_share)
 
 
 # --- claims --------------------------------------------------------------------------------------
 
 
-def test_claim_1_all_minimal_holds_half_minimal_does_not(tmp_path):
+def test_claim_1_judges_the_share_by_its_wilson_interval(tmp_path):
     half = [
         FakeNetwork("10_by_15", "tanh", step(10, 10, output=(1, 0) if i % 2 else (2, 1)))
         for i in range(6)
     ]
-    store = write_store(tmp_path, networks("10_by_15", "relu", [1, 3, 5, 7, 10]) + half)
+    store = write_store(
+        tmp_path,
+        networks("10_by_15", "relu", [1, 3, 5, 7, 10] * 8)  # 40 of 40 minimal
+        + networks("10_by_15", "leaky_relu", [1, 3, 5, 7, 10])  # 5 of 5
+        + half,
+    )
     by_scope = {r.scope: r for r in of_claim(evaluate_claims(store), 1)}
     for label in (0, 1):
-        held = by_scope[f"D-I 10_by_15 relu, label {label}"]
+        held = by_scope[f"D-I 10_by_15 relu, {class_name(label)}"]
         assert held.verdict == HELD
         share = number(held, "share minimal")
-        assert (share.estimate, share.ci_low, share.ci_high, share.n) == (1.0, 1.0, 1.0, (5,))
-        failed = by_scope[f"D-I 10_by_15 tanh, label {label}"]
+        assert (share.estimate, share.ci_high, share.n) == (1.0, 1.0, (40,))
+        assert share.ci_low == pytest.approx(40 / (40 + 1.959964**2))  # Wilson, all agree
+        few = by_scope[f"D-I 10_by_15 leaky_relu, {class_name(label)}"]
+        assert few.verdict == INCONCLUSIVE and few.few_networks  # [0.57, 1] reaches below 0.9
+        failed = by_scope[f"D-I 10_by_15 tanh, {class_name(label)}"]
         assert failed.verdict == NOT_HELD
         assert number(failed, "share minimal").estimate == 0.5
+        assert number(failed, "share minimal").ci_high < 0.9
 
 
 def activation_store(directory: Path, relu, leaky, tanh) -> Store:
@@ -230,7 +251,10 @@ def activation_store(directory: Path, relu, leaky, tanh) -> Store:
 def test_claim_2_holds_when_relu_reduces_fastest(tmp_path):
     fast, middle, slow = [1, 2] * 3, [4, 5, 6] * 2, [8, 9, 10] * 2
     results = of_claim(evaluate_claims(activation_store(tmp_path, fast, middle, slow)), 2)
-    assert [r.scope for r in results] == ["D-I 10_by_15, label 0", "D-I 10_by_15, label 1"]
+    assert [r.scope for r in results] == [
+        f"D-I 10_by_15, {class_name(0)}",
+        f"D-I 10_by_15, {class_name(1)}",
+    ]
     for result in results:
         assert result.verdict == HELD
         # a network that is minimal from layer m on has area (m - 1) / 10
@@ -301,11 +325,11 @@ def test_claim_3_holds_when_shallow_networks_reduce_in_their_last_layer(tmp_path
     )
     results = {r.scope: r for r in of_claim(evaluate_claims(store), 3)}
     assert set(results) == {
-        f"D-I {activation} width 15, depth {depths}, label {label}"
+        f"D-I {activation} width 15, depth {depths}, {class_name(label)}"
         for activation, depths in [("relu", "4/5 vs 8"), ("tanh", "4 vs 10")]
         for label in (0, 1)
     }
-    held = results["D-I relu width 15, depth 4/5 vs 8, label 0"]
+    held = results[f"D-I relu width 15, depth 4/5 vs 8, {class_name(0)}"]
     assert held.verdict == HELD
     assert number(held, "shallow last-2 share").estimate == 1.0
     assert number(held, "deep last-2 share").estimate == pytest.approx(2 / 8)
@@ -314,7 +338,7 @@ def test_claim_3_holds_when_shallow_networks_reduce_in_their_last_layer(tmp_path
     # even spread: the deep share 2/8 is what depth alone gives; shallow 1 is 1/2 or 3/5 beyond
     excess = number(held, "shallow - deep last-2 share beyond even spread 2/L")
     assert excess.estimate == pytest.approx((3 * (1 - 2 / 4) + 3 * (1 - 2 / 5)) / 6)
-    assert results["D-I tanh width 15, depth 4 vs 10, label 1"].verdict == NOT_HELD
+    assert results[f"D-I tanh width 15, depth 4 vs 10, {class_name(1)}"].verdict == NOT_HELD
 
 
 def test_claim_4_width_matters_little_when_trajectories_agree(tmp_path):
@@ -327,7 +351,7 @@ def test_claim_4_width_matters_little_when_trajectories_agree(tmp_path):
     )
     results = of_claim(evaluate_claims(same), 4)
     assert [r.scope for r in results] == [
-        f"D-I leaky_relu depth 10, widths 5/15/50, label {label}" for label in (0, 1)
+        f"D-I leaky_relu depth 10, widths 5/15/50, {class_name(label)}" for label in (0, 1)
     ]
     for result in results:
         assert result.verdict == HELD
@@ -349,7 +373,7 @@ def test_claim_4_bottleneck_reduces_faster_by_construction(tmp_path):
     )
     results = of_claim(evaluate_claims(store), 4)
     assert [r.scope for r in results] == [
-        f"D-I leaky_relu {BOTTLENECK} vs 10_by_15, label {label}" for label in (0, 1)
+        f"D-I leaky_relu {BOTTLENECK} vs 10_by_15, {class_name(label)}" for label in (0, 1)
     ]
     for result in results:
         assert result.verdict == HELD
@@ -370,18 +394,19 @@ def test_too_few_networks_and_missing_partners_give_not_enough_data(tmp_path):
     results = evaluate_claims(store)
     assert {r.claim for r in results} == {1, 2, 3, 4}
     by_scope = {(r.claim, r.scope): r for r in results}
-    few = by_scope[(1, "D-I 10_by_15 relu, label 0")]
+    few = by_scope[(1, f"D-I 10_by_15 relu, {class_name(0)}")]
     assert few.verdict == NOT_ENOUGH_DATA
     assert number(few, "share minimal").n == (3,)
-    assert by_scope[(1, "D-I 10_by_15 tanh, label 0")].verdict == HELD
-    claim_2 = by_scope[(2, "D-I 10_by_15, label 0")]
+    # 5 of 5 minimal: the Wilson interval [0.57, 1] reaches below 0.9
+    assert by_scope[(1, f"D-I 10_by_15 tanh, {class_name(0)}")].verdict == INCONCLUSIVE
+    claim_2 = by_scope[(2, f"D-I 10_by_15, {class_name(0)}")]
     assert claim_2.verdict == NOT_ENOUGH_DATA
     assert "relu has 3" in claim_2.statement
     (claim_3,) = of_claim(results, 3)
     assert (claim_3.scope, claim_3.verdict) == ("all", NOT_ENOUGH_DATA)
     assert "depth 4-5 and at depth 8-10" in claim_3.statement
     for label in (0, 1):
-        bottleneck = by_scope[(4, f"D-I leaky_relu {BOTTLENECK} vs 10_by_15, label {label}")]
+        bottleneck = by_scope[(4, f"D-I leaky_relu {BOTTLENECK} vs 10_by_15, {class_name(label)}")]
         assert bottleneck.verdict == NOT_ENOUGH_DATA
         assert "no 10_by_15 networks" in bottleneck.statement
         assert [n.quantity for n in bottleneck.numbers] == ["bottleneck area"]
@@ -430,9 +455,9 @@ def test_evaluation_is_reproducible_and_the_table_shows_every_result(tmp_path):
     assert all(r.verdict in VERDICTS for r in results)
     table = claims_table_markdown(results)
     lines = table.strip().splitlines()
-    assert lines[0] == "| claim | scope | verdict | numbers | tested |"
+    assert lines[0] == "| claim | scope | verdict | networks | numbers | note |"
     assert len(lines) == len(results) + 2
-    assert "share minimal 1.00 [1.00, 1.00] (n=6)" in table
+    assert "share minimal 1.00 [0.61, 1.00] (n=6)" in table  # Wilson: 6 / (6 + 1.96^2)
     assert "leaky_relu - relu area 0.35 [" in table
 
 
@@ -478,3 +503,71 @@ def test_claim_2_judges_the_activations_with_enough_networks(tmp_path):
         assert [n.quantity for n in result.numbers if " - " in n.quantity] == [
             "tanh - leaky_relu area"
         ]
+
+
+# --- the one verdict rule: an interval wholly above, across, or wholly below the threshold ---
+
+
+def _claim_1(case: str) -> list[FakeNetwork]:
+    minimal = {"above": [True] * 40, "across": [True] * 9 + [False], "below": [True, False] * 10}
+    return [
+        FakeNetwork("10_by_15", "relu", step(10, 5, output=MINIMAL if ok else (2, 1)))
+        for ok in minimal[case]
+    ]
+
+
+def _claim_2(case: str) -> list[FakeNetwork]:
+    relu, tanh = {
+        "above": ([1, 2] * 3, [8, 9] * 3),  # relu clearly faster
+        "across": ([1, 9] * 3, [2, 10] * 3),  # faster on average, intervals overlap 0
+        "below": ([8, 9] * 3, [1, 2] * 3),  # tanh clearly faster
+    }[case]
+    return networks("10_by_15", "relu", relu) + networks("10_by_15", "tanh", tanh)
+
+
+def _claim_3(case: str) -> list[FakeNetwork]:
+    last_layer = networks("4_by_15", "relu", [4] * 5)  # all change in the last layer
+    spread = [FakeNetwork("4_by_15", "relu", gradual(4)) for _ in range(5)]
+    deep_last = networks("10_by_15", "relu", [10] * 5)
+    deep_spread = [FakeNetwork("10_by_15", "relu", gradual(10)) for _ in range(5)]
+    mixed = networks("4_by_15", "relu", [4] * 3) + spread[:2]
+    return {
+        "above": last_layer + deep_spread,
+        "across": mixed + networks("10_by_15", "relu", [10] * 2) + deep_spread[:3],
+        "below": spread + deep_last,
+    }[case]
+
+
+def _claim_4_width(case: str) -> list[FakeNetwork]:
+    narrow, wide = {
+        "above": ([4, 4, 5, 4, 4], [4, 4, 4, 5, 4]),  # inside the margin
+        "across": ([1, 1, 1, 10, 10], [1, 10, 10, 10, 1]),  # too uncertain
+        "below": ([2] * 5, [9] * 5),  # wholly outside the margin
+    }[case]
+    return networks("10_by_5", "leaky_relu", narrow) + networks("10_by_50", "leaky_relu", wide)
+
+
+def _claim_4_bottleneck(case: str) -> list[FakeNetwork]:
+    bottleneck, uniform = {
+        "above": ([5, 5, 6, 5, 6], [8, 9, 10, 9, 8]),  # the bottleneck reduces faster
+        "across": ([2, 10, 2, 10, 6], [5, 6, 7, 6, 5]),
+        "below": ([9, 10, 10, 9, 10], [2, 3, 2, 3, 2]),
+    }[case]
+    return networks(BOTTLENECK, "leaky_relu", bottleneck) + networks(
+        "10_by_15", "leaky_relu", uniform
+    )
+
+
+@pytest.mark.parametrize(
+    ("claim", "fakes"),
+    [(1, _claim_1), (2, _claim_2), (3, _claim_3), (4, _claim_4_width), (4, _claim_4_bottleneck)],
+)
+@pytest.mark.parametrize(
+    ("case", "verdict"), [("above", HELD), ("across", INCONCLUSIVE), ("below", NOT_HELD)]
+)
+def test_verdicts_follow_where_the_interval_lies(tmp_path, claim, fakes, case, verdict):
+    results = of_claim(evaluate_claims(write_store(tmp_path, fakes(case))), claim)
+    judged = [r for r in results if r.label == 0]
+    assert judged and {r.verdict for r in judged} == {verdict}, [
+        (r.scope, r.verdict, [format_number(n) for n in r.numbers]) for r in judged
+    ]

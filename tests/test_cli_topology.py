@@ -52,7 +52,7 @@ def test_betti_per_class(files, capsys):
     assert out["classes"]["1"]["betti"] == [2, 2, 0]
     assert run(*argv) == 0
     text = capsys.readouterr().out
-    assert "label 0: betti (1, 1)" in text and "label 1: betti (2, 2)" in text
+    assert "class a (label 0): betti (1, 1)" in text and "class b (label 1): betti (2, 2)" in text
 
 
 def test_betti_of_a_data_set_at_its_preset(capsys):
@@ -62,7 +62,7 @@ def test_betti_of_a_data_set_at_its_preset(capsys):
     assert out["classes"]["1"]["betti"] == [1, 9]
     assert out["classes"]["1"]["k"] == 13
     assert run("betti", "--dataset", "D-I", "--maxdim", "0") == 0
-    assert "label 1: betti (1,)" in capsys.readouterr().out
+    assert "class b (label 1): betti (1,)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -128,7 +128,7 @@ def test_d3_spheres_have_the_paper_radii(d3):
 
 
 def test_d3_first_points_follow_the_papers_fibonacci_formula(d3):
-    # PAPER.md: y_i = (i + 0.5) 2/n - 1, rho_i = sqrt(1 - y_i^2),
+    # the paper's Fibonacci sphere: y_i = (i + 0.5) 2/n - 1, rho_i = sqrt(1 - y_i^2),
     # phi_i = ((i + p) mod n) pi (3 - sqrt 5), point = r (rho cos phi, y, rho sin phi);
     # the first sphere has r = 1, n = 1000, p = 134.364...
     phases = np.ones((9, 5))

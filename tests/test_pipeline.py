@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import signal
@@ -109,6 +110,7 @@ def signal_a_running_experiment(config_text: str, directory: Path, signum: int):
     config.write_text(config_text)
     out = directory / "store"
     command = [sys.executable, "-m", "topnn_jax", "run", str(config), "--out", str(out)]
+    command.append("--no-report")
     process = subprocess.Popen(
         command,
         stdout=subprocess.DEVNULL,
@@ -217,10 +219,12 @@ def test_member_chunk_changes_grouping_not_results_and_may_change_on_resume(
     config = tmp_path / "tiny.toml"
     config.write_text(tiny_toml)
     out = tmp_path / "chunked"
-    assert main(["run", str(config), "--out", str(out), "--member-chunk", "1"]) == 0
+    chunk_1 = ["run", str(config), "--out", str(out), "--member-chunk", "1", "--no-report"]
+    assert main(chunk_1) == 0
     assert table(out / "networks.csv") == table(reference / "networks.csv")
     assert table(out / "betti.csv") == table(reference / "betti.csv")
-    resumed = ["run", str(config), "--out", str(out), "--resume", "--member-chunk", "3"]
+    resumed = ["run", str(config), "--out", str(out), "--resume", "--no-report"]
+    resumed += ["--member-chunk", "3"]
     assert main(resumed) == 0
     assert main([*resumed[:-1], "0"]) == 2
     assert "--member-chunk must be >= 1" in capsys.readouterr().err
@@ -307,3 +311,48 @@ def test_a_serial_executor_and_a_custom_trainer_give_the_same_tables(
     assert trainer.groups >= 1
     assert table(out / "betti.csv") == table(reference / "betti.csv")
     assert table(out / "networks.csv") == table(reference / "networks.csv")
+
+
+TRAIN = (
+    "train --dataset D-I --size 1500 --arch 3_by_8 --activation tanh --seeds 2 "
+    "--max-steps 3000 --eval-every 250 --max-test-error 0.05 --no-progress --out {out}"
+)
+
+
+def test_a_train_store_is_measured_by_run_measure_only(tmp_path, capsys):
+    out = tmp_path / "trained"
+    assert main(TRAIN.format(out=out).split()) == 0
+    recorded = json.loads((out / "config.json").read_text())
+    assert recorded["data"]["size"] == 1500 and recorded["training"]["max_test_error"] == 0.05
+    assert not (out / "betti.csv").exists()
+    measure = ["run", "--resume", "--measure-only", "--out", str(out), "--no-report"]
+    assert main(measure) == 0
+    well = [row for row in table(out / "networks.csv") if row["well_trained"] == "true"]
+    assert well  # tanh 3_by_8 trains well in 3000 steps on the small D-I
+    measured = {row["network_id"] for row in table(out / "betti.csv")}
+    assert measured == {row["network_id"] for row in well}
+    assert json.loads((out / "config.json").read_text()) == recorded
+
+
+def test_a_store_without_its_config_is_refused_not_overwritten(tmp_path, capsys, tiny_toml):
+    out = tmp_path / "old"
+    out.mkdir()
+    (out / "networks.csv").write_text("network_id\n")
+    config = tmp_path / "tiny.toml"
+    config.write_text(tiny_toml)
+    for arguments in (["--resume", "--measure-only"], ["--resume"], []):
+        assert main(["run", str(config), "--out", str(out), *arguments]) == 2
+        error = capsys.readouterr().err
+        assert "no config.json, so nothing says which experiment made them" in error
+        assert len(error.strip().splitlines()) == 1
+    assert sorted(path.name for path in out.iterdir()) == ["networks.csv"]
+
+
+def test_run_ends_with_the_report_unless_told_not_to(tmp_path, capsys, tiny_toml):
+    config = tmp_path / "tiny.toml"
+    config.write_text(tiny_toml)
+    assert main(["run", str(config), "--out", str(tmp_path / "store")]) == 0
+    page = tmp_path / "store" / "report.html"
+    assert page.is_file() and f"next: open {page}" in capsys.readouterr().out
+    assert main(["run", str(config), "--out", str(tmp_path / "bare"), "--no-report"]) == 0
+    assert not (tmp_path / "bare" / "report.html").exists()

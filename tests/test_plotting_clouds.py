@@ -167,7 +167,7 @@ def test_dataset_subsample_is_stratified_and_said_in_the_legend():
     drawn = [len(by_gid(ax.collections, f"class-{label}")[0].get_offsets()) for label in (0, 1)]
     assert sum(drawn) <= 30 and min(drawn) >= 3
     legend = [text.get_text() for text in figure.legends[0].get_texts()]
-    assert legend[0].startswith("class a (") and "shown" in legend[0]
+    assert legend[0].startswith("class a (label 0): ") and "points shown" in legend[0]
 
 
 # --- layers ---------------------------------------------------------------------------------
@@ -187,7 +187,9 @@ def test_layers_wrap_into_rows_and_3d():
     figure = plot_layers(outputs, labels, dim=3)
     axes = panels(figure)
     assert len(axes) == 10 and all(ax.name == "3d" for ax in axes)
-    assert axes[0].get_subplotspec().get_gridspec().get_geometry() == (2, 5)
+    # at most LAYERS_PER_ROW = 4 a row, rows balanced: 10 layers = 3 rows of 4, 4 and 2
+    assert axes[0].get_subplotspec().get_gridspec().get_geometry() == (3, 4)
+    assert [ax.get_xlabel() for ax in axes[:1]] == ["x1"]
 
 
 def test_layers_keep_a_planar_layer_geometry_and_class_colours():

@@ -157,10 +157,10 @@ def test_trajectory_panels_titles_and_legend(store):
     assert len(axes) == 4  # 2 classes x 2 dimensions
     titles = [ax.get_title() for ax in axes]
     assert titles == [
-        "class a: $\\beta_0$",
-        "class a: $\\beta_1$",
-        "class b: $\\beta_0$",
-        "class b: $\\beta_1$",
+        "class a (label 0): $\\beta_0$",
+        "class a (label 0): $\\beta_1$",
+        "class b (label 1): $\\beta_0$",
+        "class b (label 1): $\\beta_1$",
     ]
     assert "D-I" in figure.get_suptitle() and "10_by_15" in figure.get_suptitle()
     (legend,) = figure.legends
@@ -208,7 +208,10 @@ def test_trajectory_band_function():
 
 def test_dims_argument_selects_columns(store):
     figure = betti_trajectories(store, "D-I", "10_by_15", dims=[1])
-    assert [ax.get_title() for ax in figure.axes] == ["class a: $\\beta_1$", "class b: $\\beta_1$"]
+    assert [ax.get_title() for ax in figure.axes] == [
+        "class a (label 0): $\\beta_1$",
+        "class b (label 1): $\\beta_1$",
+    ]
     with pytest.raises(InputError, match="b2 was not measured"):
         betti_trajectories(store, "D-I", "10_by_15", dims=[2])
 
@@ -301,3 +304,40 @@ def test_save_png_and_svg(store, tmp_path):
     figure = betti_trajectories(store, "D-I", "10_by_15")
     (path,) = save_figure(figure, tmp_path / "trajectories")
     assert path.stat().st_size > 1000
+
+
+def test_one_colour_per_architecture_in_every_figure_of_a_store(tmp_path):
+    settings = [
+        ("D-I", "4_by_15", "leaky_relu"),
+        ("D-I", "10_by_15", "leaky_relu"),
+        ("D-I", "10_by_15", "tanh"),
+        ("D-I", BOTTLENECK, "tanh"),
+    ]
+    store = load_store(write_store(tmp_path / "store", fake_networks(settings)))
+    colours = {}
+    for activation in ("leaky_relu", "tanh"):
+        figure = architecture_comparison(store, "D-I", activation)
+        for name, line in lines_by_gid(figure.axes[0], "mean:").items():
+            colours.setdefault(name, set()).add(line.get_color())
+    assert all(len(seen) == 1 for seen in colours.values())  # 10_by_15: one colour in both
+    assert len({seen.pop() for seen in colours.values()}) == len(colours)  # and distinct
+
+
+def test_means_over_few_networks_are_dashed(store):
+    figure = betti_trajectories(store, "D-I", "10_by_15")  # 4 networks per activation
+    for line in lines_by_gid(figure.axes[0], "mean:").values():
+        assert line.get_linestyle() == "--"
+
+
+def test_a_constant_panel_is_a_note_and_an_outlier_layer_gets_a_log_axis(tmp_path):
+    networks = fake_networks([("D-I", "4_by_15", "relu")])
+    for network in networks:
+        network["betti"][:, 1, 0] = 1  # class b's beta_0 is 1 everywhere
+        network["betti"][1, 1, 1] = 184  # one layer far above the others
+    store = load_store(write_store(tmp_path / "store", networks))
+    figure = betti_trajectories(store, "D-I", "4_by_15")
+    flat, spiky = figure.axes[2], figure.axes[3]
+    assert not flat.get_lines()
+    assert [text.get_text() for text in flat.texts] == ["1 at every layer\nin every network"]
+    assert spiky.get_yscale() == "symlog" and "(log scale)" in spiky.get_title()
+    assert figure.axes[0].get_yscale() == "linear"

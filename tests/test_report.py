@@ -60,7 +60,8 @@ def test_report_has_tables_claims_and_every_applicable_figure(store, capsys):
         "compare_d-i_tanh_input",
         "compare_d-i_tanh_output",
         "layers_d-i_4_by_8_tanh",
-        "barcodes_d-i_4_by_8_tanh",
+        "barcodes_d-i_4_by_8_tanh_class-a",
+        "barcodes_d-i_4_by_8_tanh_class-b",
     }
     assert {f"{stem}.png" for stem in expected} <= figures
     assert {f"{stem}.svg" for stem in expected} <= figures
@@ -71,6 +72,13 @@ def test_report_has_tables_claims_and_every_applicable_figure(store, capsys):
     assert "figures/" not in page  # self-contained
     # depth 3 and 4 only: claim 3 needs shallow and deep networks
     assert "not enough data" in markdown
+    # one decision rule, stated once; every statistic explained; a column per statistic
+    assert markdown.count("Every verdict follows one rule") == 1
+    assert markdown.count("Statistics (estimate [95% interval]): ") == 4
+    assert "| scope | verdict | networks | share minimal | note |" in markdown
+    # the HTML page has a table of contents and coloured, marked verdicts
+    assert "<nav><h2>Contents</h2>" in page and page.count('<a href="#s') >= 8
+    assert re.search(r'<td class="(held|not-held|inconclusive|not-enough-data)">[✔✘?–] ', page)
 
 
 def test_plot_writes_the_figures_only(store, tmp_path, capsys):

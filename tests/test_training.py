@@ -279,7 +279,7 @@ def test_cli_writes_networks_csv_and_parameters(tmp_path, capsys):
     out = tmp_path / "run"
     args = parser.parse_args(
         "train --dataset D-I --size 1500 --arch 3_by_4 --activation relu --activation tanh "
-        f"--seeds 1,3 --max-steps 40 --eval-every 20 --no-progress --out {out}".split()
+        f"--seed-list 1,3 --max-steps 40 --eval-every 20 --no-progress --out {out}".split()
     )
     assert args.handler(args) == 0
     with open(out / "networks.csv", newline="") as f:
@@ -294,11 +294,16 @@ def test_cli_writes_networks_csv_and_parameters(tmp_path, capsys):
         f"{r['network_id']}.npz" for r in rows
     )
     assert "of 4 networks well trained" in capsys.readouterr().out
-    assert training_cli.parse_seeds("3") == [0, 1, 2]
-    assert training_cli.parse_seeds("5,") == [5]
-    for bad in ("x", "1,1", "-1,", "0"):
-        with pytest.raises(InputError, match="--seeds"):
-            training_cli.parse_seeds(bad)
+    assert training_cli.parse_seeds(3, None) == [0, 1, 2]
+    assert training_cli.parse_seeds(1, "5") == [5]
+    assert training_cli.parse_seeds(1, "2,5,7") == [2, 5, 7]
+    with pytest.raises(InputError, match="--seeds must be >= 1"):
+        training_cli.parse_seeds(0, None)
+    for bad in ("x", "1,1", "-1", ""):
+        with pytest.raises(InputError, match="--seed-list"):
+            training_cli.parse_seeds(1, bad)
+    with pytest.raises(InputError, match="already holds results"):  # a store is never reused
+        args.handler(args)
     bad_activation = parser.parse_args(
         f"train --dataset D-I --arch 3_by_4 --activation swish --out {out}".split()
     )

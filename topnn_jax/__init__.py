@@ -18,11 +18,11 @@ the package, e.g. `topnn_jax.results`, does not import JAX's training loop):
 * errors: `InputError`.
 """
 
-from topnn_jax._lazy import attach
+from topnn_jax._lazy import attach as _attach
 
 __version__ = "0.1.0"
 
-__getattr__, __dir__, __all__ = attach(
+__getattr__, __dir__, __all__ = _attach(
     __name__,
     {
         ".claims": ("CLAIMS", "evaluate_claims"),

@@ -28,6 +28,6 @@ def attach(
         return value
 
     def __dir__() -> list[str]:
-        return sorted(origin)
+        return sorted(set(origin) | set(vars(sys.modules[package])))
 
     return __getattr__, __dir__, sorted(origin)

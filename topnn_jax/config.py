@@ -83,7 +83,9 @@ class NetworksSection:
         for activation in self.activations:
             check_activation(activation)
         for arch in self.architectures:
-            ArchitectureSpec.parse(arch, _parse_input_dim(arch), self.activations[0])
+            ArchitectureSpec.parse(
+                arch, ArchitectureSpec.named_input_dim(arch), self.activations[0]
+            )
         if self.top_up < 0:
             raise InputError(f"[networks] top_up must be >= 0 (extra seeds), got {self.top_up}")
         if any(seed < 0 for seed in self.seeds) or len(set(self.seeds)) != len(self.seeds):
@@ -277,6 +279,15 @@ def config_from_document(document: Any, name: str = "experiment") -> ExperimentC
     return ExperimentConfig(name=name, **values)
 
 
+def config_from_saved(document: Any, fallback_name: str) -> ExperimentConfig:
+    """Validate a store's config.json (`ExperimentConfig.to_dict`: sections and a "name",
+    `fallback_name` when it has none)."""
+    if not isinstance(document, dict):
+        raise InputError(f"config {fallback_name}: expected a table of sections")
+    name = str(document.get("name", fallback_name))
+    return config_from_document({k: v for k, v in document.items() if k != "name"}, name)
+
+
 def _normalise(section: str, table: dict) -> dict:
     """Accept the friendly spellings: dataset = "D-I", seeds = 8, workers = "auto"."""
     table = dict(table)
@@ -349,12 +360,6 @@ def _describe_type(hint: Any) -> str:
         return f"a list of {_describe_type(typing.get_args(hint)[0]).split(' ', 1)[1]}s"
     names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
     return names.get(hint, "a table")
-
-
-def _parse_input_dim(arch: str) -> int:
-    """Input width of an explicit layer string; 1 for L_by_W names (the data set decides)."""
-    head = str(arch).split("-", 1)[0]
-    return int(head) if "-" in str(arch) and head.isdigit() else 1
 
 
 def load_config(source: str | Path | None = None) -> ExperimentConfig:

@@ -119,6 +119,13 @@ class ArchitectureSpec:
             "all layers joined by '-' (e.g. 2-15-15-3-15-15-2)"
         )
 
+    @staticmethod
+    def named_input_dim(arch: str) -> int:
+        """The input width an architecture name fixes: the first width of a layer string
+        ("2-15-2" -> 2); 1 for an L_by_W name, whose input width the data set decides."""
+        head = str(arch).split("-", 1)[0]
+        return int(head) if "-" in str(arch) and head.isdigit() else 1
+
     @property
     def widths(self) -> tuple[int, ...]:
         """Widths of all layers: input, hidden..., output."""

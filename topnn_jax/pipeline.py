@@ -7,7 +7,6 @@ of the groups before it; finished results are appended to the store as they arri
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,7 +34,8 @@ from topnn_jax.store import (
     params_path,
     save_network,
 )
-from topnn_jax.topology import BettiPool, BettiResult
+from topnn_jax.topology import BettiResult
+from topnn_jax.topology.pool import given_or_pool
 from topnn_jax.training import Progress
 
 
@@ -124,11 +124,7 @@ def run_experiment(
     datasets = {dataset.name: dataset for dataset in loaded}  # canonical names, as in members
     open_store(config, out, resume)
     workers, threads = config.run.workers, config.run.threads or 1
-    with (
-        contextlib.nullcontext(executor)
-        if executor is not None
-        else BettiPool(workers=workers, threads=threads)
-    ) as pool:
+    with given_or_pool(executor, workers=workers, threads=threads) as pool:
         trainer = trainer or LocalDevices()
         events = events or RunEvents()
         run = _ExperimentRun(config, out, datasets, pool, trainer, events, stream, train)

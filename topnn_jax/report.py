@@ -17,8 +17,20 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from topnn_jax.atomic import atomic_write_text
-from topnn_jax.claims import CLAIMS, ClaimResult, claim_row, evaluate_claims
-from topnn_jax.config import ExperimentConfig, config_from_document
+from topnn_jax.claims import (
+    CLAIMS,
+    FEW_NETWORKS,
+    HELD,
+    INCONCLUSIVE,
+    MIN_NETWORKS,
+    NOT_ENOUGH_DATA,
+    NOT_HELD,
+    ClaimResult,
+    evaluate_claims,
+    statistic_table,
+)
+from topnn_jax.claims.verdicts import MARKS
+from topnn_jax.config import ExperimentConfig, config_from_saved
 from topnn_jax.datasets import Dataset, TopologyPreset
 from topnn_jax.errors import InputError
 from topnn_jax.layer_clouds import homology_layers
@@ -33,7 +45,7 @@ from topnn_jax.plotting import (
     save_figure,
     trajectory_groups,
 )
-from topnn_jax.results import NetworkTrajectory, Store, summarize
+from topnn_jax.results import LABELS, NetworkTrajectory, Store, class_name, summarize
 from topnn_jax.store import CONFIG_FILE, load_network, params_path
 from topnn_jax.tables import html_table, markdown_table
 from topnn_jax.topology import ParameterScan, persistence, scan_parameters
@@ -81,9 +93,7 @@ def _experiment_of(store: Store, network: NetworkTrajectory) -> ExperimentConfig
         raise InputError(
             f"{network.directory / CONFIG_FILE} is missing: the data set cannot be rebuilt"
         )
-    name = str(document.get("name", network.directory.name))
-    sections = {key: value for key, value in document.items() if key != "name"}
-    return config_from_document(sections, name)
+    return config_from_saved(document, network.directory.name)
 
 
 class DatasetCache:
@@ -130,7 +140,7 @@ def _figure_specs(store: Store, scan: bool = False) -> list[FigureSpec]:
         specs.append(
             FigureSpec(
                 _slug("dataset", name),
-                f"The data set {name}, coloured by class (class a = label 0, class b = label 1).",
+                f"The data set {name}, coloured by class ({class_name(0)}, {class_name(1)}).",
                 "Data sets",
                 lambda network=network: plot_dataset(cache.get(network)[0]),
             )
@@ -149,8 +159,10 @@ def _figure_specs(store: Store, scan: bool = False) -> list[FigureSpec]:
         specs.append(
             FigureSpec(
                 _slug("betti", dataset, architecture),
-                f"{dataset}, {architecture}: Betti numbers per layer (mean +- 1/2 s.d. over "
-                "well-trained networks; faint lines are single networks).",
+                f"{dataset}, {architecture}: Betti numbers per layer (mean ± ½ s.d. over the "
+                "well-trained networks, their number in the legend; faint lines are single "
+                "networks; dashed means rest on fewer than "
+                f"{FEW_NETWORKS} networks).",
                 "Betti numbers per layer",
                 lambda d=dataset, a=architecture: betti_trajectories(store, d, a),
             )
@@ -161,7 +173,8 @@ def _figure_specs(store: Store, scan: bool = False) -> list[FigureSpec]:
                 FigureSpec(
                     _slug("compare", dataset, activation, align),
                     f"{dataset}, {activation}: architectures compared, layers aligned at the "
-                    f"{align} (mean +- 1/2 s.d.).",
+                    f"{align} (mean ± ½ s.d.; dashed means rest on fewer than {FEW_NETWORKS} "
+                    "networks).",
                     "Depth, width and bottleneck",
                     lambda d=dataset, a=activation, archs=architectures, al=align: (
                         architecture_comparison(store, d, a, archs, align=al)
@@ -181,15 +194,18 @@ def _figure_specs(store: Store, scan: bool = False) -> list[FigureSpec]:
                 lambda network=network: _layers_figure(network, *cache.get(network)),
             )
         )
-        specs.append(
-            FigureSpec(
-                _slug("barcodes", *setting),
-                f"{name}, seed {network.seed}: persistence barcodes of class a at the middle "
-                f"hidden layer over hop scales 1-{BARCODE_MAX_SCALE}.",
-                "Persistence over hop scales",
-                lambda network=network: _barcodes_figure(network, *cache.get(network)),
+        for label in LABELS:
+            specs.append(
+                FigureSpec(
+                    _slug("barcodes", *setting, class_name(label).split(" (")[0]),
+                    f"{name}, seed {network.seed}: persistence barcodes of {class_name(label)} "
+                    f"at the middle hidden layer over hop scales 1-{BARCODE_MAX_SCALE}.",
+                    "Persistence over hop scales",
+                    lambda network=network, label=label: _barcodes_figure(
+                        network, *cache.get(network), label
+                    ),
+                )
             )
-        )
     sections = list(dict.fromkeys(spec.section for spec in specs))
     return sorted(specs, key=lambda spec: sections.index(spec.section))  # stable within one
 
@@ -212,13 +228,13 @@ def _layers_figure(
 
 
 def _barcodes_figure(
-    network: NetworkTrajectory, dataset: Dataset, preset: TopologyPreset, labels: str
+    network: NetworkTrajectory, dataset: Dataset, preset: TopologyPreset, labels: str, label: int
 ) -> Figure:
-    """Barcodes of class a's cloud at the network's middle hidden layer, hop scales 1-3."""
+    """Barcodes of one class's cloud at the network's middle hidden layer, hop scales 1-3."""
     outputs, membership = layers(network, dataset, preset, labels)
     layer = (len(outputs) - 1) // 2
     result = persistence(
-        outputs[layer][membership == 0],
+        outputs[layer][membership == label],
         preset.k,
         max_scale=BARCODE_MAX_SCALE,
         maxdim=min(preset.maxdim, 1),
@@ -226,7 +242,7 @@ def _barcodes_figure(
     )
     title = (
         f"{network.dataset} {network.architecture} {network.activation} seed {network.seed}: "
-        f"class a, layer {layer}, k {preset.k}"
+        f"{class_name(label)}, layer {layer}, k {preset.k}"
     )
     return plot_barcodes(result, title=title)
 
@@ -237,8 +253,9 @@ def _scan_around_preset(dataset: Dataset, preset: TopologyPreset) -> ParameterSc
     return scan_parameters(dataset, ks, [1, 2, 3], maxdim=preset.maxdim, stride=preset.stride)
 
 
-Progress = Callable[[int, int, FigureSpec], None]
-"""Called before each figure with (figures done, figures in all, the next figure)."""
+Progress = Callable[[int, int, "FigureSpec | None"], None]
+"""Called before each figure with (figures done, figures in all, the next figure), and once
+more when all are done (the figure None)."""
 
 
 def _draw_figures(
@@ -257,6 +274,13 @@ def _draw_figures(
         formats = tuple(dict.fromkeys(("png", *formats)))
         paths = save_figure(figure, out / FIGURE_DIR / spec.stem, formats=formats)
         yield spec, paths[0]
+    if progress is not None:
+        progress(len(specs), len(specs), None)
+
+
+def _count(n: int, noun: str) -> str:
+    """ "1 network", "2 networks"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _summary_rows(store: Store) -> list[tuple[str, ...]]:
@@ -271,7 +295,7 @@ def _summary_rows(store: Store) -> list[tuple[str, ...]]:
             str(summary.well_trained),
             str(summary.measured),
         ]
-        for label in (0, 1):
+        for label in LABELS:
             means = [summary.mean_betti.get((label, d)) for d in store.dims]
             present = [m for m in means if m is not None]
             cells.append(_format_betti([m[0] for m in present]) if present else "-")
@@ -292,10 +316,7 @@ SUMMARY_HEADER = (
     "networks",
     "well trained",
     "measured",
-    "class a input",
-    "class a output",
-    "class b input",
-    "class b output",
+    *(f"{class_name(label)} {where}" for label in LABELS for where in ("input", "output")),
 )
 
 
@@ -310,7 +331,7 @@ def _report_blocks(
         _Block("h1", title),
         _Block(
             "p",
-            f"Results from {sources}: {len(store.networks)} networks, "
+            f"Results from {sources}: {_count(len(store.networks), 'network')}, "
             f"{sum(n.well_trained for n in store.networks)} well trained, "
             f"{len(store.usable())} of them measured. Betti numbers per class ({dims}) at the "
             "input (layer 0), after every hidden layer and at the logits; means over the "
@@ -321,11 +342,10 @@ def _report_blocks(
         _Block("h2", "Claims"),
         _Block(
             "p",
-            "The paper's claims tested on these networks, with percentile bootstrap 95% "
-            "confidence intervals over networks: "
+            "The paper's claims, tested on these networks, each class on its own: "
             + "; ".join(f"{claim.number} {claim.title}" for claim in CLAIMS)
-            + ". Claims 2 to 4 compare the normalised area under the total-Betti trajectory "
-            "(lower is faster).",
+            + ". "
+            + VERDICT_RULE,
         ),
         *_claim_blocks(claims),
     ]
@@ -341,19 +361,35 @@ def _report_blocks(
     return blocks
 
 
-CLAIM_TABLE_COLUMNS = ("scope", "verdict", "numbers")
+VERDICT_RULE = (
+    f"Every verdict follows one rule: {MARKS[HELD]} held when the 95% confidence interval "
+    "lies wholly on the claimed side of the threshold (or wholly inside the equivalence "
+    f"margin), {MARKS[NOT_HELD]} not held when it lies wholly on the other side, the threshold "
+    f"included (or wholly outside the margin), {MARKS[INCONCLUSIVE]} inconclusive when it "
+    f"reaches both sides, {MARKS[NOT_ENOUGH_DATA]} not enough data when a group compared has "
+    f"fewer than {MIN_NETWORKS} usable networks (the note says which). A claim judged on "
+    'several quantities is held when all are. "Few networks" marks a verdict resting on '
+    f"fewer than {FEW_NETWORKS} networks in some group. Intervals: percentile bootstrap over "
+    "networks for means and differences, Wilson score for shares."
+)
 
 
 def _claim_blocks(results: list[ClaimResult]) -> list[_Block]:
-    """Per claim of `CLAIMS`: what was tested (once) and a table of scope, verdict and
-    numbers."""
+    """Per claim of `CLAIMS`: what was tested (once), what each statistic is, and tables with
+    one column per statistic (one table per kind of test)."""
     blocks = []
     for claim in CLAIMS:
         mine = [result for result in results if result.claim == claim.number]
         blocks.append(_Block("h3", f"Claim {claim.number}: {claim.title}"))
         blocks.append(_Block("p", " ".join(dict.fromkeys(f"{r.tested}." for r in mine))))
-        rows = tuple(tuple(claim_row(r)[c] for c in CLAIM_TABLE_COLUMNS) for r in mine)
-        blocks.append(_Block("table", header=CLAIM_TABLE_COLUMNS, rows=rows))
+        glossary = "; ".join(f"{name}: {meaning}" for name, meaning in claim.statistics)
+        blocks.append(_Block("p", f"Statistics (estimate [95% interval]): {glossary}."))
+        kinds: dict[tuple[str, ...], list[ClaimResult]] = {}
+        for result in mine:
+            kinds.setdefault(tuple(n.quantity for n in result.numbers), []).append(result)
+        for group in kinds.values():
+            header, rows = statistic_table(group)
+            blocks.append(_Block("table", header=header, rows=tuple(rows)))
     return blocks
 
 
@@ -378,20 +414,38 @@ HTML_STYLE = (
     "td,th{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}"
     "th{background:#f2f2f2}img{max-width:100%}figure{margin:1.5em 0}"
     "figcaption{font-size:0.9em;color:#555}"
+    "td.held{background:#e3f4e1}td.not-held{background:#fbe3e1}"
+    "td.inconclusive{background:#fff4d6}td.not-enough-data{color:#777}"
+    "nav ul{list-style:none;padding-left:0}nav li.h3{padding-left:1.5em}"
+    "@media(max-width:900px){table{font-size:0.75em}}"
 )
 
 
+def _verdict_class(cell: str) -> str | None:
+    """The CSS class of a table cell that states a verdict ("✔ held" -> "held"), else None."""
+    for verdict, mark in MARKS.items():
+        if cell.startswith(f"{mark} {verdict}"):
+            return verdict.replace(" ", "-")
+    return None
+
+
 def _render_html(blocks: list[_Block], out: Path) -> str:
-    """The blocks as one HTML page with every figure embedded as a base64 PNG."""
-    parts = []
-    for block in blocks:
+    """The blocks as one HTML page with every figure embedded as a base64 PNG, a table of
+    contents after the title, and verdicts coloured."""
+    parts, contents, nav_at = [], [], 0
+    for number, block in enumerate(blocks):
         text = html.escape(block.text)
-        if block.kind in ("h1", "h2", "h3"):
-            parts.append(f"<{block.kind}>{text}</{block.kind}>")
+        if block.kind in ("h2", "h3"):
+            anchor = f"s{number}"
+            contents.append(f'<li class="{block.kind}"><a href="#{anchor}">{text}</a></li>')
+            parts.append(f'<{block.kind} id="{anchor}">{text}</{block.kind}>')
+        elif block.kind == "h1":
+            parts.append(f"<h1>{text}</h1>")
+            nav_at = len(parts)
         elif block.kind == "p":
             parts.append(f"<p>{text}</p>")
         elif block.kind == "table":
-            parts.append(html_table(block.header, block.rows))
+            parts.append(html_table(block.header, block.rows, _verdict_class))
         else:
             data = base64.b64encode((out / block.path).read_bytes()).decode()
             parts.append(
@@ -399,6 +453,7 @@ def _render_html(blocks: list[_Block], out: Path) -> str:
                 f"<figcaption>{text}</figcaption></figure>"
             )
     title = html.escape(next((b.text for b in blocks if b.kind == "h1"), "report"))
+    parts.insert(nav_at, "<nav><h2>Contents</h2><ul>" + "".join(contents) + "</ul></nav>")
     return (
         f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title>'
         f"<style>{HTML_STYLE}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n"

@@ -25,6 +25,15 @@ from topnn_jax.store.records import (
 )
 
 LABELS = (0, 1)
+FEW_NETWORKS = 10
+"""A mean over fewer networks than this is flagged as resting on few (claims, figures)."""
+
+
+def class_name(label: int) -> str:
+    """How a class is named everywhere (report, figures, command line): "class a (label 0)",
+    "class b (label 1)", ... (letters up to label 25)."""
+    letter = chr(ord("a") + label) if 0 <= label < 26 else str(label)
+    return f"class {letter} (label {label})"
 
 
 @dataclass(frozen=True)
@@ -119,6 +128,7 @@ class SettingSummary:
         measured: well-trained networks with every layer and class measured.
         mean_betti: (label, dimension) -> float[n_layers + 1], the mean Betti number per layer
             (layer 0 = input, last = logits) over those measured well-trained networks.
+        sd_betti: the same keys -> their standard deviation over those networks.
     """
 
     dataset: str
@@ -128,6 +138,7 @@ class SettingSummary:
     well_trained: int
     measured: int
     mean_betti: dict[tuple[int, int], np.ndarray]
+    sd_betti: dict[tuple[int, int], np.ndarray]
 
 
 def _read_table(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
@@ -154,8 +165,7 @@ def _betti_dimensions(columns: list[str]) -> list[int]:
 
 def _hidden_widths(architecture: str, where: Path) -> tuple[int, ...]:
     """Hidden widths of an architecture name from networks.csv ("10_by_15" or "2-15-3-15-2")."""
-    head = architecture.split("-", 1)[0]
-    input_dim = int(head) if "-" in architecture and head.isdigit() else 1
+    input_dim = ArchitectureSpec.named_input_dim(architecture)
     try:
         return ArchitectureSpec.parse(architecture, input_dim, "relu").hidden
     except InputError as error:
@@ -249,13 +259,15 @@ def summarize(store: Store | str | Path) -> list[SettingSummary]:
     for setting in store.settings():
         rows = [network for network in store.networks if network.setting == setting]
         measured = store.usable(setting)
-        mean = {}
+        mean, sd = {}, {}
         if measured:
-            average = np.mean([network.betti for network in measured], axis=0)
+            betti = np.array([network.betti for network in measured])
+            average, spread = betti.mean(axis=0), betti.std(axis=0)
             for label in LABELS:
                 for d_index, d in enumerate(store.dims):
                     if not np.isnan(average[:, label, d_index]).any():
                         mean[(label, d)] = average[:, label, d_index]
+                        sd[(label, d)] = spread[:, label, d_index]
         summaries.append(
             SettingSummary(
                 *setting,
@@ -263,13 +275,15 @@ def summarize(store: Store | str | Path) -> list[SettingSummary]:
                 well_trained=sum(network.well_trained for network in rows),
                 measured=len(measured),
                 mean_betti=mean,
+                sd_betti=sd,
             )
         )
     return summaries
 
 
 def format_summary(summaries: list[SettingSummary]) -> str:
-    """A text table: per setting, counts and the mean Betti numbers per layer for each class."""
+    """A text table: per setting, counts, then per class and dimension the mean Betti number
+    at each layer with its standard deviation over the well-trained, measured networks."""
     if not summaries:
         return "no networks in this store yet"
     lines = []
@@ -278,10 +292,17 @@ def format_summary(summaries: list[SettingSummary]) -> str:
             f"{s.dataset} {s.architecture} {s.activation}: {s.well_trained}/{s.networks} "
             f"well trained, {s.measured} measured"
         )
-        for (label, dim), trajectory in sorted(s.mean_betti.items()):
-            values = " ".join(f"{v:5.1f}" for v in trajectory)
-            lines.append(f"    label {label} b{dim}: {values}")
-        if s.mean_betti:
-            layers = len(next(iter(s.mean_betti.values())))
-            lines.append("    (layers: 0 = input ... " + f"{layers - 1} = logits)")
+        if not s.mean_betti:
+            continue
+        layers = len(next(iter(s.mean_betti.values())))
+        names = {key: f"{class_name(key[0])} b{key[1]}" for key in s.mean_betti}
+        title = f"layer (0 = input, {layers - 1} = logits)"
+        width = max(len(title), *map(len, names.values()))
+        header = " ".join(f"{layer:>5}" for layer in range(layers))
+        lines.append(f"    {title:<{width}}  {header}")
+        for key in sorted(s.mean_betti):
+            means = " ".join(f"{v:5.1f}" for v in s.mean_betti[key])
+            spreads = " ".join(f"{v:5.1f}" for v in s.sd_betti[key])
+            lines.append(f"    {names[key]:<{width}}  {means}")
+            lines.append(f"    {'  s.d.':<{width}}  {spreads}")
     return "\n".join(lines)

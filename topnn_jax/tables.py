@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 
 def markdown_row(cells: Sequence[object]) -> str:
@@ -18,11 +18,19 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
     return "\n".join(body) + "\n"
 
 
-def html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """An HTML <table> with escaped cells."""
-    head = "".join(f"<th>{html.escape(str(cell))}</th>" for cell in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>"
-        for row in rows
-    )
+def html_table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    cell_class: Callable[[str], str | None] | None = None,
+) -> str:
+    """An HTML <table> with escaped cells; `cell_class(text)` may give a cell a CSS class."""
+
+    def cell(value: object) -> str:
+        text = str(value)
+        css = cell_class(text) if cell_class else None
+        attribute = f' class="{css}"' if css else ""
+        return f"<td{attribute}>{html.escape(text)}</td>"
+
+    head = "".join(f"<th>{html.escape(str(name))}</th>" for name in header)
+    body = "".join("<tr>" + "".join(cell(value) for value in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

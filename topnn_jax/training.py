@@ -1,9 +1,9 @@
 """Train many networks at once: a jitted `lax.scan` program per shape bucket, vmapped over members.
 
-The paper's protocol by default (PAPER.md, "Networks and training"): full-batch softmax
-cross-entropy, Adam (0.9, 0.999, 1e-8) with learning rate lr * 0.5^(step / 2500), lr = 0.02, up to
-12,000 steps, training accuracy checked every 500 steps; a member that classifies every training
-point correctly at a check is frozen there.
+The paper's protocol by default (Naitzat, Zhitnikov and Lim, JMLR 2020, and their code):
+full-batch softmax cross-entropy, Adam (0.9, 0.999, 1e-8) with learning rate
+lr * 0.5^(step / 2500), lr = 0.02, up to 12,000 steps, training accuracy checked every 500 steps;
+a member that classifies every training point correctly at a check is frozen there.
 
 Layout of a run (`train`):
 
@@ -404,7 +404,7 @@ def train_groups(
     Raises:
         InputError: as `train`.
     """
-    _check_members(dataset, members)
+    check_members(dataset, members)
     mesh = member_mesh()
     data = device_data(dataset, mesh)
     buckets = plan_buckets([m.spec for m in members], config.max_padding_waste)
@@ -425,7 +425,7 @@ def train_groups(
         finished_before += len(indices)
 
 
-def _check_members(dataset: Dataset, members: Sequence[Member]) -> None:
+def check_members(dataset: Dataset, members: Sequence[Member]) -> None:
     """Raise `InputError` unless the data are well formed and every member fits the data set."""
     for split in ("train", "test"):
         validate_labelled_points(

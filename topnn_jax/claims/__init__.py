@@ -4,7 +4,7 @@
 * `evidence`: the groups of networks compared and their estimates;
 * `statistics`: the topology statistics of each network and class;
 * `bootstrap`: percentile bootstrap intervals;
-* `verdicts`: the verdicts, their decision rules and their text.
+* `verdicts`: the verdicts, the one decision rule and their text.
 """
 
 from topnn_jax.claims.bootstrap import Interval, bootstrap_difference_ci, bootstrap_mean_ci
@@ -12,6 +12,7 @@ from topnn_jax.claims.registry import CLAIMS, Claim, evaluate_claims
 from topnn_jax.claims.statistics import NetworkStatistics, network_statistics
 from topnn_jax.claims.verdicts import (
     CLAIM_COLUMNS,
+    FEW_NETWORKS,
     HELD,
     INCONCLUSIVE,
     MIN_NETWORKS,
@@ -23,12 +24,14 @@ from topnn_jax.claims.verdicts import (
     claim_row,
     claims_table_markdown,
     format_number,
+    statistic_table,
     verdict_text,
 )
 
 __all__ = [
     "CLAIMS",
     "CLAIM_COLUMNS",
+    "FEW_NETWORKS",
     "HELD",
     "INCONCLUSIVE",
     "MIN_NETWORKS",
@@ -47,5 +50,6 @@ __all__ = [
     "evaluate_claims",
     "format_number",
     "network_statistics",
+    "statistic_table",
     "verdict_text",
 ]

@@ -1,5 +1,8 @@
 """What the claims are judged on: a store's settings and per-network statistics, the groups of
-networks compared, and the bootstrap estimates of each group's statistics."""
+networks compared, and the estimates of each group's statistics with 95% confidence intervals:
+percentile bootstrap intervals for means and differences of means, Wilson score intervals for
+shares of networks (a bootstrap interval of a share collapses to a point when every network
+agrees: 5 of 5 would give [1, 1])."""
 
 from __future__ import annotations
 
@@ -8,8 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import binomtest
 
-from topnn_jax.claims.bootstrap import bootstrap_difference_ci, bootstrap_mean_ci
+from topnn_jax.claims.bootstrap import LEVEL, bootstrap_difference_ci, bootstrap_mean_ci
 from topnn_jax.claims.statistics import NetworkStatistics, network_statistics
 from topnn_jax.claims.verdicts import MIN_NETWORKS, ClaimNumber
 from topnn_jax.results import Store
@@ -102,6 +106,16 @@ class Evidence:
             return None
         ci = bootstrap_mean_ci(group.values, resamples=self.resamples, seed=self.seed)
         return ClaimNumber(quantity, ci.estimate, ci.low, ci.high, (group.n,), group.excluded)
+
+    def share(self, quantity: str, group: Group) -> ClaimNumber | None:
+        """The share of the group's networks whose (0/1) value is 1, with its Wilson score
+        interval, or None for an empty group."""
+        if group.n == 0:
+            return None
+        count = int(group.values.sum())
+        ci = binomtest(count, group.n).proportion_ci(confidence_level=LEVEL, method="wilson")
+        estimate = count / group.n
+        return ClaimNumber(quantity, estimate, ci.low, ci.high, (group.n,), group.excluded)
 
     def difference(self, quantity: str, a: Group, b: Group) -> ClaimNumber | None:
         """mean(a) - mean(b) with its CI, or None when a group is empty."""

@@ -19,21 +19,20 @@ from functools import partial
 from topnn_jax.claims.bootstrap import RESAMPLES
 from topnn_jax.claims.evidence import Evidence, group_of, shortfall
 from topnn_jax.claims.verdicts import (
-    HELD,
     MIN_NETWORKS,
     NOT_ENOUGH_DATA,
-    NOT_HELD,
     ClaimNumber,
     ClaimResult,
-    directional_verdict,
+    all_of,
     equivalence_verdict,
+    side_verdict,
 )
 from topnn_jax.models import PAPER_ACTIVATIONS
-from topnn_jax.results import LABELS, Store
+from topnn_jax.results import LABELS, Store, class_name
 
 MINIMAL_SHARE = 0.9
-"""Claim 1 holds when at least this share of networks ends with minimal Betti numbers (the point
-estimate: claim 1 is "nearly always", not a comparison, so it is never `INCONCLUSIVE`)."""
+"""Claim 1 ("nearly always") holds when the share of networks whose logits have minimal Betti
+numbers is above this, with 95% confidence."""
 WIDTH_TOLERANCE = 0.1
 """Claim 4: widths matter little when every difference of mean normalised areas is within
 +-this, with 95% confidence."""
@@ -49,11 +48,13 @@ class Judgement:
         verdict: one of `topnn_jax.claims.verdicts.VERDICTS`.
         numbers: the estimates, in the order shown; None for those that could not be computed.
         shortfall: what data is missing, or None.
+        networks: group compared -> its usable networks.
     """
 
     verdict: str
     numbers: Sequence[ClaimNumber | None]
-    shortfall: str | None = None
+    shortfall: str | None
+    networks: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -84,12 +85,14 @@ class Claim:
         title: the claim in a few words.
         finders: the kinds of test, each finding its scopes in a store.
         needs: what a store must hold for any test to apply (the reason when none does).
+        statistics: (name, what it is) of each statistic the claim reports, for readers.
     """
 
     number: int
     title: str
     finders: tuple[Finder, ...]
     needs: str
+    statistics: tuple[tuple[str, str], ...]
 
     def evaluate(self, evidence: Evidence) -> list[ClaimResult]:
         """One result per scope and class, or one store-wide "not enough data" result."""
@@ -99,7 +102,7 @@ class Claim:
                 for label in LABELS:
                     judged = comparison.judge(label)
                     numbers = tuple(number for number in judged.numbers if number is not None)
-                    scope = f"{comparison.scope}, label {label}"
+                    scope = f"{comparison.scope}, {class_name(label)}"
                     results.append(
                         ClaimResult(
                             self.number,
@@ -109,6 +112,7 @@ class Claim:
                             numbers,
                             label,
                             judged.shortfall,
+                            tuple(judged.networks.items()),
                         )
                     )
         if results:
@@ -124,8 +128,8 @@ class Claim:
 def _minimal_output(evidence: Evidence) -> Iterator[Comparison]:
     """Per setting: share of networks whose logits have minimal Betti numbers."""
     tested = (
-        "Tested whether the logits' Betti numbers are (1, 0, ...) in at least "
-        f"{MINIMAL_SHARE:.0%} of networks"
+        "Tested whether the logits' Betti numbers are (1, 0, ...) in more than "
+        f"{MINIMAL_SHARE:.0%} of networks: the share's 95% interval above {MINIMAL_SHARE}"
     )
     for dataset, architecture, activation, _ in evidence.settings:
         judge = partial(_judge_minimal_output, evidence, dataset, architecture, activation)
@@ -137,11 +141,10 @@ def _judge_minimal_output(
 ) -> Judgement:
     members = evidence.where(label, dataset, activation, [architecture])
     group = group_of(members, "minimal_output", defined=False)
-    number = evidence.mean("share minimal", group)
+    number = evidence.share("share minimal", group)
     missing = shortfall({"the setting": group})
-    if missing or number is None:
-        return Judgement(NOT_ENOUGH_DATA, [number], missing)
-    return Judgement(HELD if number.estimate >= MINIMAL_SHARE else NOT_HELD, [number], missing)
+    verdict = NOT_ENOUGH_DATA if missing else side_verdict(number, MINIMAL_SHARE, +1)
+    return Judgement(verdict, [number], missing, {activation: group.n})
 
 
 # --- claim 2: relu < leaky_relu < tanh ------------------------------------------------------
@@ -185,11 +188,13 @@ def _judge_activation_order(
             for a in order
         ),
     ]
+    networks = {a: areas[a].n for a in order}
     if len(judged) < 2:
-        return Judgement(NOT_ENOUGH_DATA, numbers, missing)
+        return Judgement(NOT_ENOUGH_DATA, numbers, missing, networks)
     # the activations with enough networks, the others named in the shortfall
     missing = missing and f"{missing}; judged on {' < '.join(judged)} only"
-    return Judgement(directional_verdict(differences, +1), numbers, missing)
+    verdict = all_of([side_verdict(d, 0.0, +1) for d in differences])
+    return Judgement(verdict, numbers, missing, networks)
 
 
 # --- claim 3: shallow networks reduce in their last layers ----------------------------------
@@ -216,9 +221,9 @@ def _depth(evidence: Evidence) -> Iterator[Comparison]:
         sides = groups.setdefault((dataset, activation, hidden[0]), {"shallow": {}, "deep": {}})
         sides[side][architecture] = depth
     tested = (
-        "Tested whether shallow networks concentrate their reduction in their last two layers "
-        "more than deep ones: the share (T(L-2) - T(L)) / (T(0) - T(L)) beyond the 2/L an even "
-        "spread over the L layers would give, shallow - deep 95% CI above 0"
+        "Tested whether shallow networks make more of their topology change in their last two "
+        "layers than deep ones: the last-2 share beyond the 2/L an even spread over the L "
+        "layers would give, shallow - deep, 95% CI above 0"
     )
     for (dataset, activation, width), sides in groups.items():
         if not (sides["shallow"] and sides["deep"]):
@@ -252,8 +257,9 @@ def _judge_depth(
         evidence.difference("shallow - deep last-2 share", shallow_share, deep_share),
         evidence.difference("shallow - deep last-1 share", *share["last_layer_share"]),
     ]
-    verdict = NOT_ENOUGH_DATA if missing else directional_verdict([difference], +1)
-    return Judgement(verdict, numbers, missing)
+    verdict = NOT_ENOUGH_DATA if missing else side_verdict(difference, 0.0, +1)
+    networks = {"shallow": shallow_share.n, "deep": deep_share.n}
+    return Judgement(verdict, numbers, missing, networks)
 
 
 # --- claim 4: width matters little; a bottleneck reduces fast -------------------------------
@@ -292,10 +298,10 @@ def _judge_width(
         for a, b in itertools.combinations(widths, 2)
     ]
     missing = shortfall({f"width {w}": areas[w] for w in widths})
-    computed = [d for d in differences if d is not None]
-    verdict = NOT_ENOUGH_DATA if missing else equivalence_verdict(computed, WIDTH_TOLERANCE)
+    verdicts = [equivalence_verdict(d, WIDTH_TOLERANCE) for d in differences]
+    verdict = NOT_ENOUGH_DATA if missing else all_of(verdicts)
     numbers = [*(evidence.mean(f"width {w} area", areas[w]) for w in widths), *differences]
-    return Judgement(verdict, numbers, missing)
+    return Judgement(verdict, numbers, missing, {f"width {w}": areas[w].n for w in widths})
 
 
 def _bottleneck(evidence: Evidence) -> Iterator[Comparison]:
@@ -350,18 +356,53 @@ def _judge_bottleneck(
         evidence.mean("uniform area", plain),
         difference,
     ]
-    verdict = NOT_ENOUGH_DATA if missing else directional_verdict([difference], -1)
-    return Judgement(verdict, numbers, missing)
+    verdict = NOT_ENOUGH_DATA if missing else side_verdict(difference, 0.0, -1)
+    networks = {"bottleneck": bottleneck.n, "uniform": plain.n}
+    return Judgement(verdict, numbers, missing, networks)
 
+
+_AREA = (
+    "area",
+    "the normalised area under the total-Betti trajectory, mean over layers l = 1..L of "
+    "(T(l) - 1) / (T(0) - 1), where T(l) is the sum of a class's Betti numbers at layer l and L "
+    "the depth: 0 = minimal right after the input, 1 = no reduction, above 1 = the topology "
+    "grew; lower is faster. Networks whose input is already minimal (T(0) = 1) are left out",
+)
+_DIFFERENCE = (
+    "x - y area",
+    "the difference of two groups' mean areas, with a percentile bootstrap interval "
+    "(each group resampled on its own)",
+)
 
 CLAIMS: tuple[Claim, ...] = (
-    Claim(1, "topology is minimal at the output", (_minimal_output,), "the store has no networks"),
+    Claim(
+        1,
+        "topology is minimal at the output",
+        (_minimal_output,),
+        "the store has no networks",
+        (
+            (
+                "share minimal",
+                "the share of networks whose logits have the Betti numbers (1, 0, ...), with "
+                "its 95% Wilson score interval",
+            ),
+        ),
+    ),
     Claim(
         2,
         "ReLU reduces topology faster than leaky ReLU, leaky ReLU faster than tanh",
         (_activation_order,),
         "needs one data set and architecture trained with two or more of "
         + ", ".join(PAPER_ACTIVATIONS),
+        (
+            _AREA,
+            _DIFFERENCE,
+            (
+                "first minimum / L",
+                "the first layer at which T reaches its least value, divided by the depth L: "
+                "0 = the input is already minimal, 1 = only the logits are (shown, not judged)",
+            ),
+        ),
     ),
     Claim(
         3,
@@ -369,13 +410,36 @@ CLAIMS: tuple[Claim, ...] = (
         (_depth,),
         "needs uniform networks of one data set, activation and width at depth "
         f"{_span(SHALLOW_DEPTHS)} and at depth {_span(DEEP_DEPTHS)}",
+        (
+            (
+                "last-2 share",
+                "the share of a network's total topology change, sum over layers of "
+                "|T(l) - T(l-1)|, made by its last two layers (0 to 1; for a T that only "
+                "falls, (T(L-2) - T(L)) / (T(0) - T(L)))",
+            ),
+            (
+                "beyond even spread 2/L",
+                "the last-2 share minus 2/L, what an even spread of the change over the L "
+                "layers gives the last two: shallow and deep networks compare fairly",
+            ),
+            ("last-1 share", "the same share for the last layer alone"),
+        ),
     ),
     Claim(
         4,
-        "width matters little; a bottleneck forces a fast reduction",
+        "width matters little, and a bottleneck forces a fast reduction",
         (_width, _bottleneck),
         "needs two or more uniform widths at one depth, or a bottleneck network and its "
         "uniform partner",
+        (
+            _AREA,
+            _DIFFERENCE,
+            (
+                "width margin",
+                f"widths matter little when every difference of mean areas lies within "
+                f"+-{WIDTH_TOLERANCE} with 95% confidence",
+            ),
+        ),
     ),
 )
 """The paper's claims, in its order."""

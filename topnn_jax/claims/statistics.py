@@ -28,9 +28,11 @@ class NetworkStatistics:
             the input, 1 = no reduction, above 1 = topology grew. NaN when T(0) <= 1.
         first_minimum_layer: first layer l with T(l) = min T (0 if the input is a minimum).
         first_minimum_fraction: first_minimum_layer / L.
-        last_layers_share: (T(L-2) - T(L)) / (T(0) - T(L)), the share of the reduction made by
-            the last two layers (layer index clamped at 0 when L < 2). NaN when T(0) = T(L).
-        last_layer_share: (T(L-1) - T(L)) / (T(0) - T(L)), the same for the last layer.
+        last_layers_share: the share of the topology change made by the last two layers:
+            sum over l = L-1, L of |T(l) - T(l-1)|, divided by the sum over all layers l = 1..L
+            (the total change). In [0, 1]; for a trajectory that only falls it is
+            (T(L-2) - T(L)) / (T(0) - T(L)). NaN when T never changes.
+        last_layer_share: the same for the last layer alone, |T(L) - T(L-1)| / total change.
     """
 
     network_id: str
@@ -55,15 +57,17 @@ class NetworkStatistics:
 
     @property
     def last_layers_excess(self) -> float:
-        """last_layers_share - 2 / L: the share beyond what an even spread of the reduction over
+        """last_layers_share - 2 / L: the share beyond what an even spread of the change over
         the L layers would give the last two (so shallow and deep networks compare fairly)."""
         return self.last_layers_share - min(2, self.depth) / self.depth
 
 
-def _share(total: np.ndarray, layer: int) -> float:
-    """(T(layer) - T(L)) / (T(0) - T(L)); NaN when T(0) == T(L)."""
-    drop = total[0] - total[-1]
-    return float((total[max(layer, 0)] - total[-1]) / drop) if drop != 0 else math.nan
+def _share(total: np.ndarray, layers: int) -> float:
+    """The share of the total change sum |T(l) - T(l-1)| made by the last `layers` layers; NaN
+    when T never changes."""
+    change = np.abs(np.diff(total))
+    whole = change.sum()
+    return float(change[-layers:].sum() / whole) if whole > 0 else math.nan
 
 
 def _class_statistics(
@@ -89,8 +93,8 @@ def _class_statistics(
         normalised_area=area,
         first_minimum_layer=first_minimum,
         first_minimum_fraction=first_minimum / depth,
-        last_layers_share=_share(total, depth - 2),
-        last_layer_share=_share(total, depth - 1),
+        last_layers_share=_share(total, 2),
+        last_layer_share=_share(total, 1),
     )
 
 

@@ -1,8 +1,19 @@
-"""Verdicts on the paper's claims: the numbers behind them, the decision rules, and their text.
+"""Verdicts on the paper's claims: the numbers behind them, the one decision rule, their text.
 
-Verdicts: `HELD`, `NOT_HELD`, `INCONCLUSIVE` (the point estimates agree with the claim but a 95%
-confidence interval reaches the other side of zero) and `NOT_ENOUGH_DATA` (fewer than
-`MIN_NETWORKS` usable networks in a group compared, or the setting to compare with is missing).
+The rule, for every claim: a claim names a quantity, a threshold and the side of it the claim
+is on (or, for "width matters little", an equivalence margin around 0). Its verdict is
+
+* `HELD` when the 95% confidence interval lies wholly on the claimed side of the threshold (or
+  wholly inside the margin);
+* `NOT_HELD` when it lies wholly on the other side, the threshold included (or wholly outside
+  the margin);
+* `INCONCLUSIVE` otherwise: the interval reaches both sides;
+* `NOT_ENOUGH_DATA` when a group compared has fewer than `MIN_NETWORKS` usable networks or the
+  setting to compare with is missing, with the reason.
+
+A claim judged on several quantities at once (the order relu < leaky_relu < tanh is two
+differences) is held when every one is held, not held when any one is not held, inconclusive
+otherwise. A verdict that rests on fewer than `FEW_NETWORKS` networks in some group is flagged.
 """
 
 from __future__ import annotations
@@ -10,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from topnn_jax.results import FEW_NETWORKS
 from topnn_jax.tables import markdown_table
 
 HELD = "held"
@@ -17,6 +29,8 @@ NOT_HELD = "not held"
 INCONCLUSIVE = "inconclusive"
 NOT_ENOUGH_DATA = "not enough data"
 VERDICTS = (HELD, NOT_HELD, INCONCLUSIVE, NOT_ENOUGH_DATA)
+MARKS = {HELD: "✔", NOT_HELD: "✘", INCONCLUSIVE: "?", NOT_ENOUGH_DATA: "–"}
+"""A symbol per verdict, shown before it in tables."""
 
 MIN_NETWORKS = 5
 """Fewest usable networks per group compared for a verdict other than `NOT_ENOUGH_DATA`."""
@@ -28,10 +42,11 @@ class ClaimNumber:
 
     Attributes:
         quantity: what it is, e.g. "relu area" or "leaky_relu - relu area".
-        estimate, ci_low, ci_high: the point estimate and its bootstrap 95% CI.
+        estimate, ci_low, ci_high: the point estimate and its 95% CI.
         n: networks used, one count per group (two for a difference).
         excluded: well-trained, measured networks left out because the statistic is undefined
-            for this class (T(0) = 1: nothing to reduce; for shares also T(0) = T(L)).
+            for this class (T(0) = 1: nothing to reduce; for shares also a T that never
+            changes).
     """
 
     quantity: str
@@ -48,13 +63,14 @@ class ClaimResult:
 
     Attributes:
         claim: 1-4, as numbered in the paper's "Question and claims".
-        scope: the data set, setting(s) and class judged, e.g. "D-I 10_by_15, label 0"; "all"
-            when the store holds nothing the claim can be tested on.
+        scope: the data set, setting(s) and class judged, e.g. "D-I 10_by_15, class a (label
+            0)"; "all" when the store holds nothing the claim can be tested on.
         verdict: one of `VERDICTS`.
         tested: one sentence: what was tested.
         numbers: the estimates behind the verdict.
         label: the class judged, or None for a store-wide "not enough data" result.
-        shortfall: why there is not enough data, or None.
+        shortfall: why there is not enough data (or which groups were left out), or None.
+        networks: (group, usable networks) for each group compared, e.g. (("relu", 30), ...).
     """
 
     claim: int
@@ -64,6 +80,7 @@ class ClaimResult:
     numbers: tuple[ClaimNumber, ...]
     label: int | None = None
     shortfall: str | None = None
+    networks: tuple[tuple[str, int], ...] = ()
 
     @property
     def statement(self) -> str:
@@ -74,31 +91,49 @@ class ClaimResult:
             return f"{self.tested}; {self.shortfall}."
         return f"{self.tested}."
 
+    @property
+    def few_networks(self) -> bool:
+        """Some group compared has fewer than `FEW_NETWORKS` usable networks."""
+        return any(n < FEW_NETWORKS for _, n in self.networks)
 
-def directional_verdict(differences: Sequence[ClaimNumber | None], sign: int) -> str:
-    """HELD when every difference's CI lies strictly on the `sign` side of 0 (+1: above, -1:
-    below); NOT_HELD when some estimate is not on that side or some CI lies wholly on the other;
-    INCONCLUSIVE otherwise; NOT_ENOUGH_DATA when a difference could not be computed."""
-    if any(d is None for d in differences):
+
+def side_verdict(number: ClaimNumber | None, threshold: float, sign: int) -> str:
+    """The rule for "the quantity is above `threshold`" (sign +1) or "below" (sign -1)."""
+    if number is None:
         return NOT_ENOUGH_DATA
-    bounds = [sorted((sign * d.ci_low, sign * d.ci_high)) for d in differences]
-    if any(
-        sign * d.estimate <= 0 or high < 0 for d, (_, high) in zip(differences, bounds, strict=True)
-    ):
-        return NOT_HELD
-    if all(low > 0 for low, _ in bounds):
+    low, high = sorted((sign * (number.ci_low - threshold), sign * (number.ci_high - threshold)))
+    if low > 0:
         return HELD
+    if high <= 0:
+        return NOT_HELD
     return INCONCLUSIVE
 
 
-def equivalence_verdict(differences: Sequence[ClaimNumber], margin: float) -> str:
-    """HELD when every difference's CI lies inside +-`margin`; NOT_HELD when some CI lies wholly
-    outside it; INCONCLUSIVE otherwise (too uncertain to tell)."""
-    if all(d.ci_low > -margin and d.ci_high < margin for d in differences):
+def equivalence_verdict(number: ClaimNumber | None, margin: float) -> str:
+    """The rule for "the quantity is within +-`margin` of 0"."""
+    if number is None:
+        return NOT_ENOUGH_DATA
+    if -margin < number.ci_low and number.ci_high < margin:
         return HELD
-    if any(d.ci_low >= margin or d.ci_high <= -margin for d in differences):
+    if number.ci_low >= margin or number.ci_high <= -margin:
         return NOT_HELD
     return INCONCLUSIVE
+
+
+def all_of(verdicts: Sequence[str]) -> str:
+    """One verdict for a claim judged on several quantities: held when all are, not held when
+    any is not, not enough data when any lacks data, else inconclusive."""
+    if not verdicts or NOT_ENOUGH_DATA in verdicts:
+        return NOT_ENOUGH_DATA
+    if NOT_HELD in verdicts:
+        return NOT_HELD
+    return HELD if all(v == HELD for v in verdicts) else INCONCLUSIVE
+
+
+def format_interval(number: ClaimNumber) -> str:
+    """E.g. "0.21 [0.18, 0.24]", with "(2 left out)" when networks were excluded."""
+    text = f"{number.estimate:.2f} [{number.ci_low:.2f}, {number.ci_high:.2f}]"
+    return f"{text} ({number.excluded} left out)" if number.excluded else text
 
 
 def format_number(number: ClaimNumber) -> str:
@@ -111,27 +146,54 @@ def format_number(number: ClaimNumber) -> str:
 
 
 def verdict_text(result: ClaimResult) -> str:
-    """ "held", "not enough data: relu has 3 ...", or "held (relu has 3 ...)"."""
-    if not result.shortfall:
-        return result.verdict
-    if result.verdict == NOT_ENOUGH_DATA:
-        return f"{result.verdict}: {result.shortfall}"
-    return f"{result.verdict} ({result.shortfall})"
+    """The verdict with its mark, e.g. "✔ held" or "? inconclusive, few networks"."""
+    text = f"{MARKS[result.verdict]} {result.verdict}"
+    return f"{text}, few networks" if result.few_networks else text
 
 
-CLAIM_COLUMNS = ("claim", "scope", "verdict", "numbers", "tested")
+def networks_text(result: ClaimResult) -> str:
+    """The usable networks of each group compared, e.g. "relu 30, tanh 2"."""
+    return ", ".join(f"{group} {n}" for group, n in result.networks) or "-"
+
+
+CLAIM_COLUMNS = ("claim", "scope", "verdict", "networks", "numbers", "note")
 
 
 def claim_row(result: ClaimResult) -> dict[str, str]:
-    """A result as text, by `CLAIM_COLUMNS`: claim, scope, verdict (with what is missing, if
-    anything), numbers, what was tested."""
+    """A result as text, by `CLAIM_COLUMNS`: claim, scope, verdict (marked, flagged when it
+    rests on few networks), the networks per group, all numbers in one cell, and the note (what
+    data is missing, if anything)."""
     return {
         "claim": str(result.claim),
         "scope": result.scope,
         "verdict": verdict_text(result),
+        "networks": networks_text(result),
         "numbers": "; ".join(format_number(n) for n in result.numbers) or "-",
-        "tested": result.tested,
+        "note": result.shortfall or "",
     }
+
+
+def statistic_table(
+    results: Sequence[ClaimResult],
+) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """(header, rows) of a table with one column per quantity: scope, verdict, networks, each
+    quantity's estimate and CI ("-" where a result lacks it), note."""
+    quantities = list(dict.fromkeys(n.quantity for r in results for n in r.numbers))
+    header = ("scope", "verdict", "networks", *quantities, "note")
+    rows = []
+    for result in results:
+        cells = {n.quantity: format_interval(n) for n in result.numbers}
+        row = claim_row(result)
+        rows.append(
+            (
+                result.scope,
+                row["verdict"],
+                row["networks"],
+                *(cells.get(q, "-") for q in quantities),
+                row["note"],
+            )
+        )
+    return header, rows
 
 
 def claims_table_markdown(

@@ -58,7 +58,7 @@ def add_dataset_options(parser: argparse.ArgumentParser, seed_flag: str) -> None
     )
 
 
-def _parse_options(pairs: list[str]) -> dict:
+def parse_options(pairs: list[str]) -> dict:
     """{'digit': 3, ...} from ['digit=3', ...]; integers and floats are converted."""
     options = {}
     for pair in pairs:
@@ -76,7 +76,7 @@ def _parse_options(pairs: list[str]) -> dict:
 
 def load_dataset(name: str, seed: int, size: int | None, option_pairs: list[str]) -> Dataset:
     """A data set from command-line values: NAME, --seed, --size and -o KEY=VALUE pairs."""
-    options = _parse_options(option_pairs)
+    options = parse_options(option_pairs)
     for key in ("seed", "size"):
         if key in options:
             raise InputError(f"give the {key} with --{key}, not -o {key}=...")

@@ -6,8 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tqdm import tqdm
-
+from topnn_jax.cli.progress import Counter
 from topnn_jax.errors import InputError
 from topnn_jax.report import FigureSpec, Progress, write_figures, write_report
 from topnn_jax.results import load_stores
@@ -24,7 +23,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_common_arguments(report)
     report.add_argument("--title", help="report title (default: from the directories)")
     report.set_defaults(handler=_report_command)
-    plot = subparsers.add_parser("plot", help="write the figures of results stores")
+    plot = subparsers.add_parser(
+        "plot",
+        help="write the figures of results stores",
+        description="Every applicable figure of one or more results directories (read "
+        "together), as PNG under OUT/figures/ (and SVG or PDF with --format); no report.",
+    )
     _add_common_arguments(plot)
     plot.set_defaults(handler=_plot_command)
 
@@ -55,27 +59,40 @@ def _output_folder(args: argparse.Namespace) -> Path:
     return args.directories[0]
 
 
-def _progress_bar() -> tuple[tqdm, Progress]:
-    """A tqdm bar over the figures and the callback that advances it."""
-    bar = tqdm(desc="figures", unit="figure", dynamic_ncols=True)
+def _figure_counter() -> tuple[Counter, Progress]:
+    """A counter of the figures drawn and the callback that advances it."""
+    counter = Counter("figures", "figure")
 
-    def on_figure(done: int, total: int, spec: FigureSpec) -> None:
-        bar.total = total
-        bar.n = done
-        bar.set_postfix_str(spec.stem)
+    def on_figure(done: int, total: int, spec: FigureSpec | None) -> None:
+        counter.set(done, total, postfix="" if spec is None else spec.stem)
 
-    return bar, on_figure
+    return counter, on_figure
+
+
+def write_store_report(
+    directories: list[Path],
+    out: Path,
+    title: str | None = None,
+    formats: tuple[str, ...] = (),
+    scan: bool = False,
+) -> tuple[Path, Path]:
+    """Write report.md and report.html of stores read together, showing progress; returns
+    their paths."""
+    store = load_stores(directories)
+    names = ", ".join(directory.resolve().name for directory in directories)
+    counter, on_figure = _figure_counter()
+    with counter:
+        return write_report(
+            store, out, title or f"topnn-jax report: {names}", formats, scan, on_figure
+        )
 
 
 def _report_command(args: argparse.Namespace) -> int:
     """Write report.md and report.html."""
     out = _output_folder(args)
-    store = load_stores(args.directories)
-    names = ", ".join(directory.resolve().name for directory in args.directories)
-    title = args.title or f"topnn-jax report: {names}"
-    bar, on_figure = _progress_bar()
-    with bar:
-        markdown, page = write_report(store, out, title, tuple(args.format), args.scan, on_figure)
+    markdown, page = write_store_report(
+        args.directories, out, args.title, tuple(args.format), args.scan
+    )
     print(f"wrote {markdown} and {page}")
     return 0
 
@@ -84,8 +101,8 @@ def _plot_command(args: argparse.Namespace) -> int:
     """Write the figures under OUT/figures/."""
     out = _output_folder(args)
     store = load_stores(args.directories)
-    bar, on_figure = _progress_bar()
-    with bar:
+    counter, on_figure = _figure_counter()
+    with counter:
         drawn = write_figures(store, out, tuple(args.format), args.scan, on_figure)
     for spec, result in drawn:
         print(f"{spec.stem}: {result}")

@@ -7,12 +7,13 @@ import dataclasses
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
-from topnn_jax.config import ExperimentConfig, load_config
+from topnn_jax.cli.progress import Counter
+from topnn_jax.cli.report import write_store_report
+from topnn_jax.config import ExperimentConfig, config_from_saved, load_config
 from topnn_jax.errors import InputError
 from topnn_jax.pipeline import PhJob, RunEvents, run_experiment
-from topnn_jax.results import format_summary, summarize
+from topnn_jax.results import class_name, format_summary, summarize
+from topnn_jax.store import CONFIG_FILE, read_json
 from topnn_jax.topology import BettiResult
 from topnn_jax.training import Progress
 
@@ -22,8 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run = subparsers.add_parser(
         "run",
         help="run an experiment: train, measure every layer, summarise",
-        description="Run an experiment config (TOML); without one, the embedded quick "
-        "experiment (D-I, 10 layers of width 15, relu / leaky_relu / tanh, 6 seeds).",
+        description="Run an experiment config (TOML); without one, the experiment of the store "
+        "given with --resume --out, else the embedded quick experiment (D-I, 10 layers of width "
+        "15, relu / leaky_relu / tanh, 6 seeds). Ends by writing the store's report.",
     )
     run.add_argument("config", nargs="?", type=Path, help="experiment TOML file")
     run.add_argument("--out", type=Path, help="results directory (default: the config's)")
@@ -40,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="networks per compiled training group (overrides [training] member_chunk; "
         "results do not depend on it: smaller groups finish, and are saved, sooner)",
     )
+    run.add_argument(
+        "--no-report", action="store_true", help="do not write report.md and report.html"
+    )
     run.set_defaults(handler=_run_command)
 
     summary = subparsers.add_parser("summary", help="print a results directory's summary")
@@ -48,34 +53,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 class _ProgressBars:
-    """tqdm bars: one for training steps of the current group, one for PH jobs with ETA."""
+    """Training steps of the current round of groups, and Betti jobs (see `Counter`)."""
 
     def __init__(self) -> None:
-        self.training: tqdm | None = None
-        self.ph = tqdm(total=0, desc="Betti jobs", unit="job", position=1, dynamic_ncols=True)
+        self.training: Counter | None = None
+        self.ph = Counter("Betti jobs", "job", position=1)
 
     def on_training(self, dataset: str, progress: Progress) -> None:
         if self.training is None or self.training.total != progress.steps_total:
             if self.training is not None:
                 self.training.close()
-            self.training = tqdm(
-                total=progress.steps_total,
-                desc=f"train {dataset}",
-                unit="step",
-                position=0,
-                dynamic_ncols=True,
-            )
-        self.training.n = progress.steps_done
-        self.training.set_postfix(finished=f"{progress.finished}/{progress.members}")
+            self.training = Counter(f"train {dataset}", "step", progress.steps_total)
+        finished = f"{progress.finished}/{progress.members} networks finished"
+        self.training.set(progress.steps_done, postfix=finished)
 
     def on_jobs(self, count: int) -> None:
-        self.ph.total += count
-        self.ph.refresh()
+        self.ph.add(count)
 
     def on_job_done(self, job: PhJob, result: BettiResult | Exception) -> None:
         self.ph.update(1)
         if isinstance(result, Exception):
-            tqdm.write(f"skipped {job.network_id} layer {job.layer} label {job.label}: {result}")
+            where = f"{job.network_id} layer {job.layer} {class_name(job.label)}"
+            self.ph.write(f"skipped {where}: {result}")
 
     def close(self) -> None:
         if self.training is not None:
@@ -83,9 +82,18 @@ class _ProgressBars:
         self.ph.close()
 
 
+def _experiment(args: argparse.Namespace) -> ExperimentConfig:
+    """CONFIG; without one, the experiment a resumed store holds; else the quick one."""
+    if args.config is None and args.resume and args.out is not None:
+        saved = args.out / CONFIG_FILE
+        if saved.is_file():
+            return config_from_saved(read_json(saved), args.out.name)
+    return load_config(args.config)
+
+
 def _run_command(args: argparse.Namespace) -> int:
-    """Run the experiment and print its summary."""
-    config = load_config(args.config)
+    """Run the experiment, print its summary and write its report."""
+    config = _experiment(args)
     if args.member_chunk is not None:
         config = _with_member_chunk(config, args.member_chunk)
     if args.measure_only and not args.resume:
@@ -106,6 +114,9 @@ def _run_command(args: argparse.Namespace) -> int:
         bars.close()
     print(f"\n{config.name}: finished in {time.perf_counter() - start:.0f} s; results in {out}\n")
     print(format_summary(summarize(out)))
+    if not args.no_report:
+        _, page = write_store_report([out], out)
+        print(f"\nnext: open {page} (tables, the paper's claims, figures)")
     return 0
 
 

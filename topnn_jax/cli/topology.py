@@ -10,6 +10,7 @@ import numpy as np
 
 from topnn_jax.datasets import load
 from topnn_jax.errors import InputError
+from topnn_jax.results import class_name
 from topnn_jax.topology import (
     COLLAPSES,
     BettiResult,
@@ -172,7 +173,7 @@ def _run_betti(args: argparse.Namespace) -> int:
         return 0
     for label, result in results.items():
         known = f"  (true {truth[label]})" if label in truth else ""
-        print(f"label {label}: {_result_text(result)}{known}")
+        print(f"{class_name(int(label))}: {_result_text(result)}{known}")
     return 0
 
 
@@ -202,9 +203,9 @@ def _scan_table(scan: ParameterScan, truth: dict[int, tuple[int, ...]]) -> str:
     width = 4 + 16 * len(labels)
     lines = [
         f"{scan.dataset}: stride {scan.stride}, maxdim {scan.maxdim}; true Betti numbers "
-        + ", ".join(f"label {label} {truth.get(label, '?')}" for label in labels),
-        "cells: Betti numbers of label "
-        + " and label ".join(map(str, labels))
+        + ", ".join(f"{class_name(label)} {truth.get(label, '?')}" for label in labels),
+        "cells: Betti numbers of "
+        + " and ".join(class_name(label) for label in labels)
         + "; * = every class recovered; too-large = refused (over the memory limit)",
         f"{'k':>5} " + "".join(f"| scale {scale:<{width - 7}}" for scale in scales),
     ]

@@ -5,15 +5,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tqdm import tqdm
-
-from topnn_jax.cli.datasets import add_dataset_options, load_dataset
-from topnn_jax.config import TrainingConfig
+from topnn_jax.cli.datasets import add_dataset_options, load_dataset, parse_options
+from topnn_jax.cli.progress import Counter
+from topnn_jax.config import (
+    DataSection,
+    ExperimentConfig,
+    NetworksSection,
+    RunSection,
+    TopologySection,
+    TrainingConfig,
+)
 from topnn_jax.errors import InputError
-from topnn_jax.models import ACTIVATIONS, PAPER_ACTIVATIONS, ArchitectureSpec
+from topnn_jax.models import ACTIVATIONS, PAPER_ACTIVATIONS
 from topnn_jax.networks import make_members
-from topnn_jax.store import NETWORKS_FILE, save_network, write_networks_csv
-from topnn_jax.training import Progress, train
+from topnn_jax.store import NETWORKS_FILE, open_store, save_network, write_networks_csv
+from topnn_jax.training import Progress, check_members, train
 
 DEFAULTS = TrainingConfig()
 
@@ -24,8 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="train networks (architectures x activations x seeds) on a data set",
         description="Train every architecture x activation x seed on one data set with the "
-        "paper's protocol (full-batch Adam, lr * 0.5^(step/2500), early stop at 100%% training "
-        "accuracy). Writes OUT/networks.csv and OUT/params/<network_id>.npz.",
+        "paper's protocol (full-batch Adam, lr * 0.5^(step/2500), early stop at 100% training "
+        "accuracy). Writes OUT/config.json (what a later `topnn-jax run --resume --measure-only "
+        "--out OUT` needs), OUT/networks.csv and OUT/params/<network_id>.npz.",
     )
     parser.add_argument("--dataset", required=True, help="data set name, e.g. D-I")
     add_dataset_options(parser, "--data-seed")
@@ -41,10 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         required=True,
         help=f"{', '.join(ACTIVATIONS)} (the paper's: {', '.join(PAPER_ACTIVATIONS)}); repeatable",
     )
-    parser.add_argument(
-        "--seeds",
-        default="1",
-        help="N (seeds 0..N-1) or a comma list such as 2,5,7 (one seed s: 's,'); default 1",
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument(
+        "--seeds", type=int, default=1, metavar="N", help="train seeds 0..N-1 (default 1)"
+    )
+    seeds.add_argument(
+        "--seed-list", metavar="S,S,...", help="train these seeds, e.g. 2,5,7 or just 5"
     )
     parser.add_argument("--max-steps", type=int, default=DEFAULTS.max_steps)
     parser.add_argument("--lr", type=float, default=DEFAULTS.learning_rate, help="learning rate")
@@ -62,22 +71,48 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--member-chunk", type=int, help="networks per compiled program (default: automatic)"
     )
     parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", action="store_true", help="show no progress")
+
     parser.set_defaults(handler=_run_train)
 
 
-def parse_seeds(text: str) -> list[int]:
-    """'4' -> [0, 1, 2, 3]; '2,5,7' -> [2, 5, 7]; '3,' -> [3]."""
+def parse_seeds(count: int, seed_list: str | None) -> list[int]:
+    """The seeds of `--seeds N` (0..N-1) or of `--seed-list` ('2,5,7' -> [2, 5, 7])."""
+    if seed_list is None:
+        if count < 1:
+            raise InputError(f"--seeds must be >= 1 (how many seeds), got {count}")
+        return list(range(count))
     try:
-        if "," in text:
-            seeds = [int(part) for part in text.split(",") if part.strip()]
-        else:
-            seeds = list(range(int(text)))
+        seeds = [int(part) for part in seed_list.split(",") if part.strip()]
     except ValueError:
-        raise InputError(f"--seeds expects N or a comma list of integers, got {text!r}") from None
+        raise InputError(
+            f"--seed-list expects a comma list of integers, got {seed_list!r}"
+        ) from None
     if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
-        raise InputError(f"--seeds must give distinct non-negative integers, got {text!r}")
+        raise InputError(f"--seed-list must give distinct non-negative integers, got {seed_list!r}")
     return seeds
+
+
+def _experiment(args: argparse.Namespace, training: TrainingConfig) -> ExperimentConfig:
+    """What `train` does, as an experiment: written to the store, so that measuring it later
+    rebuilds the same data set and judges the networks by the same rule."""
+    return ExperimentConfig(
+        name="train",
+        data=DataSection(
+            datasets=(args.dataset,),
+            seed=args.data_seed,
+            size=args.size,
+            options=parse_options(args.option),
+        ),
+        networks=NetworksSection(
+            architectures=tuple(dict.fromkeys(args.arch)),
+            activations=tuple(dict.fromkeys(args.activation)),
+            seeds=tuple(parse_seeds(args.seeds, args.seed_list)),
+        ),
+        training=training,
+        topology=TopologySection(),
+        run=RunSection(out=str(args.out)),
+    )
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -91,19 +126,16 @@ def _run_train(args: argparse.Namespace) -> int:
         member_chunk=args.member_chunk,
     )
     dataset = load_dataset(args.dataset, args.data_seed, args.size, args.option)
-    specs = [
-        ArchitectureSpec.parse(arch, dataset.dim, activation)
-        for arch in dict.fromkeys(args.arch)
-        for activation in dict.fromkeys(args.activation)
-    ]
-    members = make_members(dataset.name, specs, parse_seeds(args.seeds))
-    with tqdm(unit="step", desc="train", disable=args.no_progress or None) as bar:
+    experiment = _experiment(args, config)
+    specs = experiment.architecture_specs(dataset.dim)
+    members = make_members(dataset.name, specs, experiment.networks.seeds)
+    check_members(dataset, members)
+    open_store(experiment, args.out, resume=False)  # refuses a directory holding results
+    with Counter("train", "step", enabled=not args.no_progress) as counter:
 
         def progress(event: Progress) -> None:
-            bar.total = event.steps_total
-            bar.n = event.steps_done
-            bar.set_postfix_str(f"{event.finished}/{event.members} networks done", refresh=False)
-            bar.refresh()
+            finished = f"{event.finished}/{event.members} networks finished"
+            counter.set(event.steps_done, event.steps_total, postfix=finished)
 
         networks = train(dataset, members, config, progress)
     for network in networks:

@@ -12,7 +12,7 @@ from topnn_jax.topology.parameters import check_parameter
 
 @dataclass(frozen=True)
 class TopologyPreset:
-    """How the paper measures a data set's topology (PAPER.md, "Measuring topology").
+    """How the paper measures a data set's topology (its kNN hop-scale complex).
 
     Attributes:
         k: true nearest neighbours in the kNN graph (the point itself not counted; the paper's

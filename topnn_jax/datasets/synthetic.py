@@ -1,4 +1,5 @@
-"""The paper's three synthetic data sets D-I, D-II and D-III (PAPER.md, "Data sets").
+"""The paper's three synthetic data sets D-I, D-II and D-III (Naitzat, Zhitnikov and Lim,
+"Topology of Deep Neural Networks", JMLR 2020).
 
 Every generator keeps the paper's generator order (unit by unit, part by part), so the homology
 subsample "every stride-th point of a class" is the paper's regular thinning. Points are float32,

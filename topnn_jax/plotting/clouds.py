@@ -22,11 +22,12 @@ from matplotlib.ticker import MaxNLocator
 
 from topnn_jax.datasets import Dataset
 from topnn_jax.errors import InputError, check_int
-from topnn_jax.plotting.common import CLASS_COLOURS, CLASS_NAMES, new_figure
+from topnn_jax.plotting.common import CLASS_COLOURS, new_figure
+from topnn_jax.results import class_name
 from topnn_jax.topology.cloud import Persistence
 from topnn_jax.topology.scan import ParameterScan, ScanEntry
 
-LAYERS_PER_ROW = 6
+LAYERS_PER_ROW = 4  # at most 4 panels a row stay legible at a report page's width
 MAX_BARS = 200
 MIN_RUN = 5  # shorter runs of identical bars are counted at a glance
 DIMENSION_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd")
@@ -138,9 +139,9 @@ def _class_handles(labels: np.ndarray, shown: np.ndarray | None = None) -> list[
             continue
         if shown is not None and len(shown) < len(labels):
             drawn = int(np.sum(labels[shown] == label))
-            text = f"{CLASS_NAMES[label]} ({drawn:,} of {count:,} shown)"
+            text = f"{class_name(label)}: {drawn:,} of {count:,} points shown"
         else:
-            text = f"{CLASS_NAMES[label]} ({count:,})"
+            text = f"{class_name(label)}: {count:,} points"
         handles.append(
             Line2D([], [], ls="", marker="o", markersize=6, color=CLASS_COLOURS[label], label=text)
         )
@@ -215,7 +216,7 @@ def plot_dataset(dataset: Dataset, max_points: int = 6000, seed: int = 0) -> Fig
                 ylabel=f"PC 2 ({shares[1]:.1%} of variance)",
                 title=f"PCA projection of {dataset.dim} dimensions",
             )
-    figure.legend(handles=_class_handles(labels, shown), loc="outside lower center", ncols=2)
+    figure.legend(handles=_class_handles(labels, shown), loc="outside lower center", ncols=1)
     figure.suptitle(_dataset_title(dataset))
     return figure
 
@@ -225,7 +226,7 @@ def _dataset_title(dataset: Dataset) -> str:
     title = f"{dataset.name}: {len(dataset.train_labels):,} training points in {dataset.dim}-D"
     maxdim = dataset.preset.maxdim
     truths = [(label, dataset.truth(label, maxdim)) for label in (0, 1)]
-    known = [f"{CLASS_NAMES[label]} {truth}" for label, truth in truths if truth is not None]
+    known = [f"{class_name(label)} {truth}" for label, truth in truths if truth is not None]
     if known:
         title += f"\ntrue {betti_text(maxdim)}: " + ", ".join(known)
     return title
@@ -280,7 +281,7 @@ def plot_layers(
 
     Args:
         outputs: per layer float[n, w_i] (input, hidden..., logits), e.g. from
-            `topnn_jax.pipeline.homology_layers`.
+            `topnn_jax.layer_clouds.homology_layers`.
         labels: int[n] in {0, 1}.
         title: figure title.
         dim: 2 or 3 (3-D panels).
@@ -294,8 +295,8 @@ def plot_layers(
     count = len(arrays)
     nrows = math.ceil(count / LAYERS_PER_ROW)
     ncols = math.ceil(count / nrows)  # rows balanced: 10 layers = 2 rows of 5
-    side = 2.5 if dim == 2 else 2.9
-    height = side + 0.35 if dim == 2 else side - 0.1  # 3-D panels need no room for tick labels
+    side = 3.0 if dim == 2 else 3.3
+    height = side + 0.5 if dim == 2 else side
     figure = new_figure(ncols * side + 0.3, nrows * height + 0.9)
     size = _marker_size(len(shown))
     for index, (name, array) in enumerate(zip(_layer_names(count), arrays, strict=True)):
@@ -304,14 +305,19 @@ def plot_layers(
         if width <= dim:
             coords = padded(array, dim)
             note = f"width {width}" + ("" if width == dim else ", padded with 0")
+            axis_names = [f"x{i + 1}" for i in range(dim)]
         else:
             coords, shares = pca(array, dim)
             note = f"width {width}, PCA {shares.sum():.1%} of var."
+            axis_names = [f"PC{i + 1}" for i in range(dim)]
         _scatter_classes(ax, coords[shown], labels[shown], size)
-        ax.set_title(f"{name}\n{note}", fontsize=9)
-        ax.tick_params(labelsize=6, pad=0)
-        for axis in (ax.xaxis, ax.yaxis, *((ax.zaxis,) if dim == 3 else ())):
-            axis.set_major_locator(MaxNLocator(4))
+        ax.set_title(f"{name}\n{note}", fontsize=10)
+        ax.tick_params(labelsize=8, pad=1)
+        axes = (ax.xaxis, ax.yaxis, *((ax.zaxis,) if dim == 3 else ()))
+        for axis, axis_name in zip(axes, axis_names, strict=True):
+            axis.set_major_locator(MaxNLocator(3))
+            axis.set_label_text(axis_name, fontsize=9)
+            axis.labelpad = 0
     figure.legend(handles=_class_handles(labels, shown), loc="outside lower center", ncols=2)
     if title:
         figure.suptitle(title)
@@ -449,7 +455,7 @@ def plot_scan(scan: ParameterScan) -> Figure:
         )
         truth = truths[label]
         ax.set_title(
-            f"{CLASS_NAMES[label]}: " + ("truth unknown" if truth is None else f"true {truth}")
+            f"{class_name(label)}: " + ("truth unknown" if truth is None else f"true {truth}")
         )
     for kind, image in images.items():
         owners = [ax for ax, label in zip(axes, labels, strict=True) if known[label] == kind]

@@ -22,7 +22,6 @@ ACTIVATION_COLOURS = {
     "tanh": "#1f77b4",
 }
 CLASS_COLOURS = ("#d62728", "#1f77b4")  # label 0 = class a, label 1 = class b
-CLASS_NAMES = ("class a", "class b")
 CYCLE = ("#2ca02c", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#9467bd", "#1f77b4")
 
 

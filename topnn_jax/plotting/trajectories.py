@@ -27,12 +27,11 @@ from matplotlib.ticker import MaxNLocator
 from topnn_jax.errors import InputError
 from topnn_jax.models import PAPER_ACTIVATIONS
 from topnn_jax.plotting.common import (
-    CLASS_NAMES,
     CYCLE,
     activation_colour,
     new_figure,
 )
-from topnn_jax.results import LABELS, NetworkTrajectory, Store
+from topnn_jax.results import FEW_NETWORKS, LABELS, NetworkTrajectory, Store, class_name
 
 ALIGNS = ("input", "output")
 PANEL_WIDTH = 3.0  # inches per panel
@@ -41,6 +40,10 @@ LEGEND_WIDTH = 2.4  # inches to the right of the panels for the figure legend
 TITLE_HEIGHT = 0.5
 BAND_ALPHA = 0.2
 MAX_TICK_CHARACTERS = 30  # longer layer tick labels than this in all: label every other layer
+# A panel whose largest mean exceeds this and SYMLOG_RATIO times the median mean is drawn on a
+# symmetric log axis, so that one outlying layer does not flatten the others.
+SYMLOG_TOP = 20.0
+SYMLOG_RATIO = 5.0
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,7 @@ def betti_trajectories(
     widths = _line_widths(len(activations))
     layers = np.arange(networks[0].betti.shape[0])
     figure, axes = _panel_grid(dims, f"{dataset}, {architecture}: Betti numbers through the layers")
+    constant = _constant_panels(networks, indices, axes)
     handles, labels = [], []
     for a_index, activation in enumerate(activations):
         group = [n for n in networks if n.activation == activation]
@@ -143,6 +147,8 @@ def betti_trajectories(
         colour = activation_colour(activation, a_index)
         offsets = _jitter(a_index, len(activations), len(group))
         for (row, col), ax in np.ndenumerate(axes):
+            if (row, col) in constant:
+                continue
             for network, offset in zip(group, offsets, strict=True):
                 ax.plot(
                     layers + offset,
@@ -153,7 +159,7 @@ def betti_trajectories(
                     zorder=1,
                 )
             _draw_band(ax, layers, band, row, col, colour, activation, widths[a_index], "o")
-        handles.append(_band_handle(colour, widths[a_index]))
+        handles.append(_band_handle(colour, widths[a_index], band.count))
         labels.append(f"{activation} (n = {band.count})")
     handles.append(Line2D([], [], color="0.4", linewidth=0.6, alpha=0.6))
     labels.append("single networks")
@@ -222,13 +228,15 @@ def architecture_comparison(
     figure, axes = _panel_grid(
         dims, f"{dataset}, {activation}: architectures compared (aligned at the {align})"
     )
+    constant = _constant_panels(networks, indices, axes)
+    colours = _architecture_colours(store)
     handles, labels = [], []
     widths = _line_widths(len(groups))
     all_x = []
     any_bottleneck = False
     for a_index, (architecture, group) in enumerate(groups.items()):
         band = trajectory_band(group, indices)
-        colour = CYCLE[a_index % len(CYCLE)]
+        colour = colours[architecture]
         layers = np.arange(band.mean.shape[0])
         x = layers - layers[-1] if align == "output" else layers
         all_x.append(x)
@@ -236,6 +244,8 @@ def architecture_comparison(
         bottlenecks = bottleneck_layers(group[0].hidden)
         any_bottleneck |= bool(bottlenecks)
         for (row, col), ax in np.ndenumerate(axes):
+            if (row, col) in constant:
+                continue
             mean = _draw_band(ax, x, band, row, col, colour, architecture, widths[a_index])
             ax.plot(x[free_end], mean[free_end], "o", color=colour, markersize=5, zorder=4)
             if bottlenecks:
@@ -250,7 +260,7 @@ def architecture_comparison(
                     zorder=5,
                     gid=f"bottleneck:{architecture}",
                 )
-        handles.append(_band_handle(colour, widths[a_index]))
+        handles.append(_band_handle(colour, widths[a_index], band.count))
         labels.append(f"{architecture} (n = {band.count})")
     handles.append(Line2D([], [], linestyle="", marker="o", color="0.3", markersize=5))
     labels.append("output (logits)" if align == "input" else "input")
@@ -277,6 +287,41 @@ def bottleneck_layers(hidden: Sequence[int]) -> list[int]:
         return []
     narrowest = min(hidden)
     return [i + 1 for i, width in enumerate(hidden) if width == narrowest]
+
+
+def _architecture_colours(store: Store) -> dict[str, str]:
+    """One colour per architecture of the store, the same in every figure of it: architectures
+    shallow to deep, then narrow to wide, take the colours of `CYCLE` in turn."""
+    hidden = {n.architecture: n.hidden for n in store.networks}
+    order = sorted(hidden, key=lambda name: (len(hidden[name]), sum(hidden[name]), name))
+    return {name: CYCLE[i % len(CYCLE)] for i, name in enumerate(order)}
+
+
+def _constant_panels(
+    networks: Sequence[NetworkTrajectory], indices: Sequence[int], axes: np.ndarray
+) -> set[tuple[int, int]]:
+    """The panels (row = class, column = dimension) whose Betti number is one value at every
+    layer of every network; each is replaced by a line saying so."""
+    values = np.concatenate([network.betti[:, :, list(indices)] for network in networks])
+    constant = set()
+    for (row, col), ax in np.ndenumerate(axes):
+        panel = values[:, row, col]  # every layer of every network
+        if np.all(panel == panel.flat[0]):
+            constant.add((row, col))
+            ax.text(
+                0.5,
+                0.5,
+                f"{panel.flat[0]:g} at every layer\nin every network",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                fontsize=9,
+                color="0.35",
+            )
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+    return constant
 
 
 def _paper_order(activations: Sequence[str]) -> list[str]:
@@ -327,7 +372,7 @@ def _panel_grid(dims: Sequence[int], title: str) -> tuple[Figure, np.ndarray]:
     )
     axes = figure.subplots(len(LABELS), len(dims), sharex="col", squeeze=False)
     for (row, col), ax in np.ndenumerate(axes):
-        ax.set_title(f"{CLASS_NAMES[LABELS[row]]}: $\\beta_{dims[col]}$", fontsize=10)
+        ax.set_title(f"{class_name(LABELS[row])}: $\\beta_{dims[col]}$", fontsize=10)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, color="0.9", linewidth=0.6)
         ax.set_axisbelow(True)
@@ -366,6 +411,7 @@ def _draw_band(
         mean,
         color=colour,
         linewidth=linewidth,
+        linestyle=_mean_style(band.count),
         marker=marker,
         markersize=linewidth + 1.5,
         zorder=3,
@@ -374,11 +420,16 @@ def _draw_band(
     return mean
 
 
-def _band_handle(colour: str, linewidth: float) -> tuple[Patch, Line2D]:
+def _mean_style(count: int) -> str:
+    """Solid for a mean over enough networks, dashed for one over fewer than `FEW_NETWORKS`."""
+    return "--" if count < FEW_NETWORKS else "-"
+
+
+def _band_handle(colour: str, linewidth: float, count: int) -> tuple[Patch, Line2D]:
     """Legend key of a curve: its band with its mean line drawn over it."""
     return (
         Patch(facecolor=colour, alpha=BAND_ALPHA * 1.5),
-        Line2D([], [], color=colour, linewidth=linewidth),
+        Line2D([], [], color=colour, linewidth=linewidth, linestyle=_mean_style(count)),
     )
 
 
@@ -424,12 +475,23 @@ def _finish(
     """Shared x ticks and label, y from 0 with integer ticks, the legend right of the panels."""
     positions, tick_labels = ticks
     for ax in axes.flat:
+        if not ax.get_lines():  # a constant panel: its note says all
+            continue
         ax.set_xticks(positions, tick_labels)
         ax.set_xlim(positions[0] - 0.4, positions[-1] + 0.4)
         top = max(1.0, max((np.nanmax(line.get_ydata()) for line in ax.get_lines()), default=1.0))
         for collection in ax.collections:
             top = max(top, float(np.nanmax(collection.get_paths()[0].vertices[:, 1])))
-        ax.set_ylim(-0.04 * top, 1.06 * top)
+        means = [
+            line.get_ydata() for line in ax.get_lines() if str(line.get_gid()).startswith("mean:")
+        ]
+        typical = float(np.median(np.concatenate(means))) if means else top
+        if top > SYMLOG_TOP and top > SYMLOG_RATIO * max(typical, 1.0):
+            ax.set_yscale("symlog", linthresh=1.0)
+            ax.set_ylim(0, 1.5 * top)
+            ax.set_title(f"{ax.get_title()} (log scale)", fontsize=10)
+        else:
+            ax.set_ylim(-0.04 * top, 1.06 * top)
     for ax in axes[-1]:
         ax.set_xlabel(xlabel)
     figure.legend(

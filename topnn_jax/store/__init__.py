@@ -18,9 +18,9 @@ Layout::
 imported on first use, so that a reader of the tables does not import the writers' modules.
 """
 
-from topnn_jax._lazy import attach
+from topnn_jax._lazy import attach as _attach
 
-__getattr__, __dir__, __all__ = attach(
+__getattr__, __dir__, __all__ = _attach(
     __name__,
     {
         ".csv_table": ("CsvTable", "format_row", "format_value", "read_rows"),

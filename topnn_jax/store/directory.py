@@ -13,7 +13,14 @@ import jax
 
 from topnn_jax.config import ExperimentConfig
 from topnn_jax.errors import InputError
-from topnn_jax.store.records import CONFIG_FILE, ENVIRONMENT_FILE, read_json, write_json
+from topnn_jax.store.records import (
+    BETTI_FILE,
+    CONFIG_FILE,
+    ENVIRONMENT_FILE,
+    NETWORKS_FILE,
+    read_json,
+    write_json,
+)
 from topnn_jax.topology.pool import available_cpus
 
 PACKAGES = ("topnn-jax", "jax", "jaxlib", "flax", "optax", "numpy", "scipy", "giotto-ph")
@@ -42,6 +49,13 @@ def open_store(config: ExperimentConfig, out: Path, resume: bool) -> None:
     """Create the store, or check that a resumed one was made by the same experiment; write its
     config.json and environment.json."""
     config_path = out / CONFIG_FILE
+    made_elsewhere = [name for name in (NETWORKS_FILE, BETTI_FILE) if (out / name).exists()]
+    if made_elsewhere and not config_path.exists():
+        raise InputError(
+            f"{out} holds {' and '.join(made_elsewhere)} but no {CONFIG_FILE}, so nothing says "
+            "which experiment made them (stores of `topnn-jax train` record it since 0.2); run "
+            "the experiment into another --out"
+        )
     if config_path.exists():
         if not resume:
             raise InputError(

@@ -13,9 +13,9 @@
 Names are imported on first use, so that a worker importing `job` does not import JAX.
 """
 
-from topnn_jax._lazy import attach
+from topnn_jax._lazy import attach as _attach
 
-__getattr__, __dir__, __all__ = attach(
+__getattr__, __dir__, __all__ = _attach(
     __name__,
     {
         ".cloud": (

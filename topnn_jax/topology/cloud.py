@@ -1,4 +1,5 @@
-"""Betti numbers of a point cloud by the paper's protocol ("Measuring topology" in PAPER.md).
+"""Betti numbers of a point cloud by the protocol of Naitzat, Zhitnikov and Lim, "Topology of
+Deep Neural Networks" (JMLR 2020).
 
 cloud -> checks, exact duplicates removed (`distinct_points`) -> exact kNN table (a kd-tree,
 `topnn_jax.topology.knn_tree`, or the JAX device, `topnn_jax.topology.knn_device`: the same
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from topnn_jax.errors import InputError
+from topnn_jax.errors import InputError, check_int
 from topnn_jax.topology.homology import Collapse, hop_persistence
 from topnn_jax.topology.job import BettiJob, BettiResult, JobOptions, PreparedCloud, run_job
 from topnn_jax.topology.knn_device import device_knn_indices
@@ -194,6 +195,7 @@ def persistence(
     """
     max_scale = check_parameter("scale", max_scale)
     maxdim = check_parameter("maxdim", maxdim)
+    n_threads = check_int("n_threads", n_threads, 1)
     cloud = neighbour_table(points, k)
     result = hop_persistence(
         cloud.neighbours, max_scale, maxdim, n_threads=n_threads, max_bytes=max_bytes

@@ -10,6 +10,7 @@ a `BettiResult`. This module imports neither JAX nor the device kNN, so workers 
 from __future__ import annotations
 
 import dataclasses
+import signal
 import time
 from dataclasses import dataclass, field
 
@@ -76,7 +77,9 @@ class JobOptions:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "collapse", resolve_collapse(self.collapse))
-        check_int("n_threads", self.n_threads, 1)
+        object.__setattr__(self, "n_threads", check_int("n_threads", self.n_threads, 1))
+        if self.max_bytes is not None:
+            object.__setattr__(self, "max_bytes", check_int("max_bytes", self.max_bytes, 1))
 
 
 @dataclass(frozen=True, eq=False)
@@ -163,11 +166,17 @@ class BettiResult:
         }
 
 
+def ignore_interrupts() -> None:
+    """A worker process's initializer: Ctrl-C is for the parent, which stops its pool in order.
+    (Here, not beside the pool, so that a worker imports this light module only.)"""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run_job(job: BettiJob) -> BettiResult:
     """Finish a job where it runs: the kd-tree kNN if still to do, then the homology.
 
     Raises:
-        InputError: the complex is estimated to need more than `job.max_bytes`.
+        InputError: the complex is estimated to need more than `job.options.max_bytes`.
     """
     cloud, options = job.cloud.with_neighbours(), job.options
     graph = betti_from_neighbours(

@@ -28,7 +28,7 @@ import numpy as np
 from topnn_jax.errors import InputError, check_int
 from topnn_jax.topology.cloud import prepare_job
 from topnn_jax.topology.homology import Collapse
-from topnn_jax.topology.job import BettiResult, JobOptions, run_job
+from topnn_jax.topology.job import BettiResult, JobOptions, ignore_interrupts, run_job
 
 Outcome = BettiResult | InputError
 """A job's result, or the `InputError` that refused it (a complex too large for memory)."""
@@ -42,15 +42,10 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _ignore_interrupts() -> None:
-    """Worker initializer: Ctrl-C is for the parent, which stops the pool in order."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 @contextlib.contextmanager
 def _interrupts_ignored() -> Iterator[None]:
     """Ignore SIGINT while worker processes may start, so that a Ctrl-C during their start-up
-    (before `_ignore_interrupts` runs) cannot kill them with a traceback. Main thread only."""
+    (before `ignore_interrupts` runs) cannot kill them with a traceback. Main thread only."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -154,7 +149,7 @@ class BettiPool(_LocalExecutor):
         self._executor = ProcessPoolExecutor(
             self.workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_ignore_interrupts,
+            initializer=ignore_interrupts,  # from job.py: workers import no more than it
         )
         self._running: dict[Future, Hashable] = {}
 
@@ -205,17 +200,25 @@ class BettiPool(_LocalExecutor):
                 yield job_id, outcome
 
     def _drop_lost(self) -> None:
-        """Forget the jobs a broken pool lost (they will never finish)."""
+        """Forget every job a broken pool has not finished (none of them ever will)."""
         self._running = {
             future: job_id
             for future, job_id in self._running.items()
-            if not (future.done() and isinstance(future.exception(), BrokenProcessPool))
+            if future.done() and not isinstance(future.exception(), BrokenProcessPool)
         }
 
     def close(self) -> None:
         """Stop the workers; unfinished jobs are cancelled."""
         self._executor.shutdown(wait=True, cancel_futures=True)
         self._running.clear()
+
+
+def given_or_pool(
+    executor: BettiExecutor | None, **pool: object
+) -> contextlib.AbstractContextManager[BettiExecutor]:
+    """`executor` in a context that leaves it open (whoever made it closes it), or, when it is
+    None, a new `BettiPool(**pool)` that the context closes."""
+    return contextlib.nullcontext(executor) if executor is not None else BettiPool(**pool)
 
 
 class SerialExecutor(_LocalExecutor):

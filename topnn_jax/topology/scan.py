@@ -6,7 +6,6 @@ parameter-selection surfaces, compared against the data set's true Betti numbers
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,7 +14,7 @@ from topnn_jax.errors import InputError
 from topnn_jax.topology.homology import Collapse
 from topnn_jax.topology.job import BettiResult
 from topnn_jax.topology.parameters import check_parameter
-from topnn_jax.topology.pool import BettiExecutor, BettiPool
+from topnn_jax.topology.pool import BettiExecutor, given_or_pool
 
 
 @dataclass(frozen=True)
@@ -117,15 +116,12 @@ def scan_parameters(
             "not both: an executor has its own"
         )
     results: dict[tuple[int, int, int], BettiResult | InputError] = {}
-    with (
-        contextlib.nullcontext(executor)
-        if executor is not None
-        else BettiPool(
-            workers,
-            1 if threads is None else threads,
-            "auto" if collapse is None else collapse,
-            max_bytes,
-        )
+    with given_or_pool(
+        executor,
+        workers=workers,
+        threads=1 if threads is None else threads,
+        collapse="auto" if collapse is None else collapse,
+        max_bytes=max_bytes,
     ) as pool:
         for label in labels:
             cloud = dataset.homology_subsample(label, stride)
