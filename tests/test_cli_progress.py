@@ -29,6 +29,11 @@ def test_time_left_is_measured_from_the_first_finished_item():
     assert counter._time_left() is None
     counter.update()
     assert counter._time_left() is not None
+    steps = Counter("train", "step", total=36000, stream=io.StringIO())
+    steps.set(500)  # counts that jump (steps per accuracy check) give no rate from one update
+    assert steps._time_left() is None
+    steps.set(1000)
+    assert steps._time_left() is not None
 
 
 def test_a_disabled_counter_writes_nothing():

@@ -45,7 +45,8 @@ class Counter:
         self.stream = stream or sys.stderr
         self.total, self.done = total, 0
         self.postfix = ""
-        self._first_done: float | None = None
+        self._first_done: float | None = None  # when the first items were done
+        self._first_count = 0  # how many that was
         self._last_line = 0.0
         self._bar: tqdm | None = None
         self.enabled = enabled
@@ -70,7 +71,7 @@ class Counter:
     def set(self, done: int, total: int | None = None, postfix: str | None = None) -> None:
         """Set the items done (and the total, and a short note after the count)."""
         if self._first_done is None and done > 0:
-            self._first_done = time.monotonic()
+            self._first_done, self._first_count = time.monotonic(), done
             if self._bar is not None:  # the rate starts at the first finished item
                 self._bar.reset(total=self.total)
         self.done = done
@@ -109,10 +110,10 @@ class Counter:
         print(line, file=self.stream, flush=True)
 
     def _time_left(self) -> str | None:
-        """h:mm:ss at the rate since the first finished item, or None before two are done."""
-        if self._first_done is None or self.done < 2 or self.total <= self.done:
+        """h:mm:ss at the rate since the first finished items, or None until more are done."""
+        if self._first_done is None or self.done <= self._first_count or self.total <= self.done:
             return None
-        rate = (self.done - 1) / max(time.monotonic() - self._first_done, 1e-9)
+        rate = (self.done - self._first_count) / max(time.monotonic() - self._first_done, 1e-9)
         return str(timedelta(seconds=round((self.total - self.done) / rate)))
 
     def __enter__(self) -> Counter:
