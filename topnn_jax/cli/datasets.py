@@ -9,6 +9,7 @@ from pathlib import Path
 from topnn_jax.atomic import atomic_save_npz
 from topnn_jax.datasets import REGISTRY, Dataset, describe_entry, load
 from topnn_jax.errors import InputError
+from topnn_jax.results import class_name
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -95,7 +96,10 @@ def betti_text(betti: list[int] | None) -> str:
 
 def _list_datasets(args: argparse.Namespace) -> int:
     """Print one line per registered data set."""
-    header = f"{'name':<14} {'dim':>4} {'train':>7} {'label 0/1':>13} {'test':>7}  true Betti 0 | 1"
+    header = (
+        f"{'name':<14} {'dim':>4} {'train':>7} {'class a/b':>13} {'test':>7}  "
+        "true Betti class a | b"
+    )
     print(header)
     print("-" * len(header))
     for entry in REGISTRY.values():
@@ -124,12 +128,12 @@ def _show_dataset(args: argparse.Namespace) -> int:
     print(f"{info['name']}: {info['description']}")
     print(f"  seed {info['seed']}, dimension {info['dim']}")
     print(
-        f"  train {info['n_train']} (label 0/1: {info['train_per_label'][0]}/"
-        f"{info['train_per_label'][1]}), test {info['n_test']}"
+        f"  train {info['n_train']} ({class_name(0)} / {class_name(1)}: "
+        f"{info['train_per_label'][0]}/{info['train_per_label'][1]}), test {info['n_test']}"
     )
     print(
-        f"  true Betti numbers: label 0 {betti_text(truth.get('0'))}, "
-        f"label 1 {betti_text(truth.get('1'))}"
+        f"  true Betti numbers: {class_name(0)} {betti_text(truth.get('0'))}, "
+        f"{class_name(1)} {betti_text(truth.get('1'))}"
     )
     print(
         f"  topology preset: k {preset['k']} neighbours, hop scale {preset['scale']}, "
