@@ -17,19 +17,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from topnn_jax.atomic import atomic_write_text
-from topnn_jax.claims import (
-    CLAIMS,
-    FEW_NETWORKS,
-    HELD,
-    INCONCLUSIVE,
-    MIN_NETWORKS,
-    NOT_ENOUGH_DATA,
-    NOT_HELD,
-    ClaimResult,
-    evaluate_claims,
-    statistic_table,
-)
-from topnn_jax.claims.verdicts import MARKS
+from topnn_jax.claims import CLAIMS, ClaimResult, evaluate_claims, statistic_table
+from topnn_jax.claims.verdicts import MARKS, VERDICT_RULE
 from topnn_jax.config import ExperimentConfig, config_from_saved
 from topnn_jax.datasets import Dataset, TopologyPreset
 from topnn_jax.errors import InputError
@@ -45,7 +34,7 @@ from topnn_jax.plotting import (
     save_figure,
     trajectory_groups,
 )
-from topnn_jax.results import LABELS, NetworkTrajectory, Store, class_name, summarize
+from topnn_jax.results import FEW_NETWORKS, LABELS, NetworkTrajectory, Store, class_name, summarize
 from topnn_jax.store import CONFIG_FILE, load_network, params_path
 from topnn_jax.tables import html_table, markdown_table
 from topnn_jax.topology import ParameterScan, persistence, scan_parameters
@@ -359,19 +348,6 @@ def _report_blocks(
         else:
             blocks.append(_Block("p", f"{spec.caption} Not drawn: {result}"))
     return blocks
-
-
-VERDICT_RULE = (
-    f"Every verdict follows one rule: {MARKS[HELD]} held when the 95% confidence interval "
-    "lies wholly on the claimed side of the threshold (or wholly inside the equivalence "
-    f"margin), {MARKS[NOT_HELD]} not held when it lies wholly on the other side, the threshold "
-    f"included (or wholly outside the margin), {MARKS[INCONCLUSIVE]} inconclusive when it "
-    f"reaches both sides, {MARKS[NOT_ENOUGH_DATA]} not enough data when a group compared has "
-    f"fewer than {MIN_NETWORKS} usable networks (the note says which). A claim judged on "
-    'several quantities is held when all are. "Few networks" marks a verdict resting on '
-    f"fewer than {FEW_NETWORKS} networks in some group. Intervals: percentile bootstrap over "
-    "networks for means and differences, Wilson score for shares."
-)
 
 
 def _claim_blocks(results: list[ClaimResult]) -> list[_Block]:

@@ -36,6 +36,19 @@ MIN_NETWORKS = 5
 """Fewest usable networks per group compared for a verdict other than `NOT_ENOUGH_DATA`."""
 
 
+VERDICT_RULE = (  # the rule in words, for reports
+    f"Every verdict follows one rule: {MARKS[HELD]} held when the 95% confidence interval "
+    "lies wholly on the claimed side of the threshold (or wholly inside the equivalence "
+    f"margin), {MARKS[NOT_HELD]} not held when it lies wholly on the other side, the threshold "
+    f"included (or wholly outside the margin), {MARKS[INCONCLUSIVE]} inconclusive when it "
+    f"reaches both sides, {MARKS[NOT_ENOUGH_DATA]} not enough data when a group compared has "
+    f"fewer than {MIN_NETWORKS} usable networks (the note says which). A claim judged on "
+    'several quantities is held when all are. "Few networks" marks a verdict resting on '
+    f"fewer than {FEW_NETWORKS} networks in some group. Intervals: percentile bootstrap over "
+    "networks for means and differences, Wilson score for shares."
+)
+
+
 @dataclass(frozen=True)
 class ClaimNumber:
     """One number behind a verdict.
