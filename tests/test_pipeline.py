@@ -356,3 +356,9 @@ def test_run_ends_with_the_report_unless_told_not_to(tmp_path, capsys, tiny_toml
     assert page.is_file() and f"next: open {page}" in capsys.readouterr().out
     assert main(["run", str(config), "--out", str(tmp_path / "bare"), "--no-report"]) == 0
     assert not (tmp_path / "bare" / "report.html").exists()
+
+
+def test_resume_without_a_config_needs_a_store_to_resume(tmp_path, capsys):
+    assert main(["run", "--resume", "--out", str(tmp_path / "typo")]) == 2
+    assert "nothing to resume in" in capsys.readouterr().err
+    assert not (tmp_path / "typo").exists()

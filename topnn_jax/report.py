@@ -199,7 +199,7 @@ def _figure_specs(store: Store, scan: bool = False) -> list[FigureSpec]:
     return sorted(specs, key=lambda spec: sections.index(spec.section))  # stable within one
 
 
-def layers(
+def _layers(
     network: NetworkTrajectory, dataset: Dataset, preset: TopologyPreset, labels: str
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """A kept network's layer outputs on the homology subsample and each point's class."""
@@ -211,7 +211,7 @@ def _layers_figure(
     network: NetworkTrajectory, dataset: Dataset, preset: TopologyPreset, labels: str
 ) -> Figure:
     """A network's layers side by side (3-D projections for 3-D or wider data)."""
-    outputs, membership = layers(network, dataset, preset, labels)
+    outputs, membership = _layers(network, dataset, preset, labels)
     title = f"{network.dataset} {network.architecture} {network.activation}, seed {network.seed}"
     return plot_layers(outputs, membership, title=title, dim=3 if dataset.dim >= 3 else 2)
 
@@ -220,7 +220,7 @@ def _barcodes_figure(
     network: NetworkTrajectory, dataset: Dataset, preset: TopologyPreset, labels: str, label: int
 ) -> Figure:
     """Barcodes of one class's cloud at the network's middle hidden layer, hop scales 1-3."""
-    outputs, membership = layers(network, dataset, preset, labels)
+    outputs, membership = _layers(network, dataset, preset, labels)
     layer = (len(outputs) - 1) // 2
     result = persistence(
         outputs[layer][membership == label],
@@ -252,6 +252,7 @@ def _draw_figures(
 ) -> Iterator[tuple[FigureSpec, Path | str]]:
     """Draw and save each figure under `out/figures/`; yields (spec, PNG path) or (spec, the
     reason it could not be drawn, e.g. a complex too large for memory)."""
+    formats = tuple(dict.fromkeys(("png", *formats)))
     for done, spec in enumerate(specs):
         if progress is not None:
             progress(done, len(specs), spec)
@@ -260,7 +261,6 @@ def _draw_figures(
         except InputError as error:
             yield spec, str(error)
             continue
-        formats = tuple(dict.fromkeys(("png", *formats)))
         paths = save_figure(figure, out / FIGURE_DIR / spec.stem, formats=formats)
         yield spec, paths[0]
     if progress is not None:
@@ -360,9 +360,9 @@ def _claim_blocks(results: list[ClaimResult]) -> list[_Block]:
         blocks.append(_Block("p", " ".join(dict.fromkeys(f"{r.tested}." for r in mine))))
         glossary = "; ".join(f"{name}: {meaning}" for name, meaning in claim.statistics)
         blocks.append(_Block("p", f"Statistics (estimate [95% interval]): {glossary}."))
-        kinds: dict[tuple[str, ...], list[ClaimResult]] = {}
+        kinds: dict[str, list[ClaimResult]] = {}  # one table per kind of test
         for result in mine:
-            kinds.setdefault(tuple(n.quantity for n in result.numbers), []).append(result)
+            kinds.setdefault(result.tested, []).append(result)
         for group in kinds.values():
             header, rows = statistic_table(group)
             blocks.append(_Block("table", header=header, rows=tuple(rows)))

@@ -188,9 +188,9 @@ def _judge_activation_order(
             for a in order
         ),
     ]
-    networks = {a: areas[a].n for a in order}
     if len(judged) < 2:
-        return Judgement(NOT_ENOUGH_DATA, numbers, missing, networks)
+        return Judgement(NOT_ENOUGH_DATA, numbers, missing, {a: areas[a].n for a in order})
+    networks = {a: areas[a].n for a in judged}
     # the activations with enough networks, the others named in the shortfall
     missing = missing and f"{missing}; judged on {' < '.join(judged)} only"
     verdict = all_of([side_verdict(d, 0.0, +1) for d in differences])

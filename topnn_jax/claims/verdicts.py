@@ -83,7 +83,8 @@ class ClaimResult:
         numbers: the estimates behind the verdict.
         label: the class judged, or None for a store-wide "not enough data" result.
         shortfall: why there is not enough data (or which groups were left out), or None.
-        networks: (group, usable networks) for each group compared, e.g. (("relu", 30), ...).
+        networks: (group, usable networks) for each group the verdict rests on, e.g.
+            (("relu", 30), ...); groups left out for too few networks are in the shortfall.
     """
 
     claim: int
@@ -106,8 +107,10 @@ class ClaimResult:
 
     @property
     def few_networks(self) -> bool:
-        """Some group compared has fewer than `FEW_NETWORKS` usable networks."""
-        return any(n < FEW_NETWORKS for _, n in self.networks)
+        """The verdict rests on a group of fewer than `FEW_NETWORKS` usable networks (never
+        said of "not enough data", which names its groups in the shortfall)."""
+        judged = self.verdict != NOT_ENOUGH_DATA
+        return judged and any(n < FEW_NETWORKS for _, n in self.networks)
 
 
 def side_verdict(number: ClaimNumber | None, threshold: float, sign: int) -> str:
@@ -134,16 +137,17 @@ def equivalence_verdict(number: ClaimNumber | None, margin: float) -> str:
 
 
 def all_of(verdicts: Sequence[str]) -> str:
-    """One verdict for a claim judged on several quantities: held when all are, not held when
-    any is not, not enough data when any lacks data, else inconclusive."""
-    if not verdicts or NOT_ENOUGH_DATA in verdicts:
-        return NOT_ENOUGH_DATA
+    """One verdict for a claim judged on several quantities: not held when any is not, not
+    enough data when any other lacks data (or there are none), held when all are held, else
+    inconclusive."""
     if NOT_HELD in verdicts:
         return NOT_HELD
+    if not verdicts or NOT_ENOUGH_DATA in verdicts:
+        return NOT_ENOUGH_DATA
     return HELD if all(v == HELD for v in verdicts) else INCONCLUSIVE
 
 
-def format_interval(number: ClaimNumber) -> str:
+def _format_interval(number: ClaimNumber) -> str:
     """E.g. "0.21 [0.18, 0.24]", with "(2 left out)" when networks were excluded."""
     text = f"{number.estimate:.2f} [{number.ci_low:.2f}, {number.ci_high:.2f}]"
     return f"{text} ({number.excluded} left out)" if number.excluded else text
@@ -164,7 +168,7 @@ def verdict_text(result: ClaimResult) -> str:
     return f"{text}, few networks" if result.few_networks else text
 
 
-def networks_text(result: ClaimResult) -> str:
+def _networks_text(result: ClaimResult) -> str:
     """The usable networks of each group compared, e.g. "relu 30, tanh 2"."""
     return ", ".join(f"{group} {n}" for group, n in result.networks) or "-"
 
@@ -180,7 +184,7 @@ def claim_row(result: ClaimResult) -> dict[str, str]:
         "claim": str(result.claim),
         "scope": result.scope,
         "verdict": verdict_text(result),
-        "networks": networks_text(result),
+        "networks": _networks_text(result),
         "numbers": "; ".join(format_number(n) for n in result.numbers) or "-",
         "note": result.shortfall or "",
     }
@@ -195,7 +199,7 @@ def statistic_table(
     header = ("scope", "verdict", "networks", *quantities, "note")
     rows = []
     for result in results:
-        cells = {n.quantity: format_interval(n) for n in result.numbers}
+        cells = {n.quantity: _format_interval(n) for n in result.numbers}
         row = claim_row(result)
         rows.append(
             (

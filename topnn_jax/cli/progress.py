@@ -72,8 +72,9 @@ class Counter:
         """Set the items done (and the total, and a short note after the count)."""
         if self._first_done is None and done > 0:
             self._first_done, self._first_count = time.monotonic(), done
-            if self._bar is not None:  # the rate starts at the first finished item
+            if self._bar is not None:  # the rate starts at the first finished items
                 self._bar.reset(total=self.total)
+                self._bar.initial = done
         self.done = done
         self.total = self.total if total is None else total
         self.postfix = self.postfix if postfix is None else postfix

@@ -86,8 +86,12 @@ def _experiment(args: argparse.Namespace) -> ExperimentConfig:
     """CONFIG; without one, the experiment a resumed store holds; else the quick one."""
     if args.config is None and args.resume and args.out is not None:
         saved = args.out / CONFIG_FILE
-        if saved.is_file():
-            return config_from_saved(read_json(saved), args.out.name)
+        if not saved.is_file():
+            raise InputError(
+                f"nothing to resume in {args.out} (no {CONFIG_FILE}); give the experiment's "
+                "TOML to start it there, or the --out of an earlier run"
+            )
+        return config_from_saved(read_json(saved), args.out.name)
     return load_config(args.config)
 
 

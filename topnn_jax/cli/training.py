@@ -130,7 +130,9 @@ def _run_train(args: argparse.Namespace) -> int:
     specs = experiment.architecture_specs(dataset.dim)
     members = make_members(dataset.name, specs, experiment.networks.seeds)
     check_members(dataset, members)
-    open_store(experiment, args.out, resume=False)  # refuses a directory holding results
+    # refuses a directory holding results
+    measure = f"measure its networks with `topnn-jax run --resume --measure-only --out {args.out}`"
+    open_store(experiment, args.out, resume=False, continue_with=measure)
     with Counter("train", "step", enabled=not args.no_progress) as counter:
 
         def progress(event: Progress) -> None:

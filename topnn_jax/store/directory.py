@@ -45,22 +45,27 @@ def environment() -> dict:
     }
 
 
-def open_store(config: ExperimentConfig, out: Path, resume: bool) -> None:
+def open_store(
+    config: ExperimentConfig,
+    out: Path,
+    resume: bool,
+    continue_with: str = "pass --resume to continue that run",
+) -> None:
     """Create the store, or check that a resumed one was made by the same experiment; write its
-    config.json and environment.json."""
+    config.json and environment.json. `continue_with` tells a user who meant to continue an
+    existing store how to."""
     config_path = out / CONFIG_FILE
     made_elsewhere = [name for name in (NETWORKS_FILE, BETTI_FILE) if (out / name).exists()]
     if made_elsewhere and not config_path.exists():
         raise InputError(
             f"{out} holds {' and '.join(made_elsewhere)} but no {CONFIG_FILE}, so nothing says "
-            "which experiment made them (stores of `topnn-jax train` record it since 0.2); run "
-            "the experiment into another --out"
+            "which experiment made them (`topnn-jax train` records it now); run the experiment "
+            "into another --out"
         )
     if config_path.exists():
         if not resume:
             raise InputError(
-                f"{out} already holds results; pass --resume to continue that run, or choose "
-                "another --out"
+                f"{out} already holds results; {continue_with}, or choose another --out"
             )
         saved = read_json(config_path)
         current = config.to_dict()
