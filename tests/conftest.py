@@ -39,3 +39,21 @@ def tiny_toml() -> str:
 def tiny_config(tiny_toml: str) -> ExperimentConfig:
     """The tiny experiment, validated."""
     return parse_config(tiny_toml, name="tiny")
+
+
+TANH_EXPERIMENT = """
+[data]
+dataset = "D-I"
+size = 1500
+[networks]
+architectures = ["4_by_8", "3_by_8"]
+activations = ["tanh"]
+seeds = 2
+[training]
+max_steps = 3000
+eval_every = 250
+max_test_error = 0.05
+[run]
+workers = 2
+"""
+"""A tiny run whose tanh networks train well (report and during-training tests)."""

@@ -7,28 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import TANH_EXPERIMENT as TINY
 
 from topnn_jax.cli import main
 from topnn_jax.config import parse_config
 from topnn_jax.errors import InputError
 from topnn_jax.pipeline import run_experiment
 from topnn_jax.results import load_store, load_stores
-
-TINY = """
-[data]
-dataset = "D-I"
-size = 1500
-[networks]
-architectures = ["4_by_8", "3_by_8"]
-activations = ["tanh"]
-seeds = 2
-[training]
-max_steps = 3000
-eval_every = 250
-max_test_error = 0.05
-[run]
-workers = 2
-"""
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,8 @@ the package, e.g. `topnn_jax.results`, does not import JAX's training loop):
   `Member`, `make_members`, `TrainedNetwork`, `TrainingConfig`, `train`;
 * Betti numbers: `betti_numbers`, `persistence`, `BettiResult`, `Persistence`,
   `scan_parameters`;
+* any network's layers: `measure`, `Measurement`, `LayerBetti`, `flax_layer_outputs`,
+  `load_diagrams`;
 * experiments: `ExperimentConfig`, `load_config`, `parse_config`, `run_experiment`,
   `RunEvents`; who runs the work: `BettiExecutor`, `TrainingExecutor`, `BettiPool`,
   `SerialExecutor`, `LocalDevices`;
@@ -30,12 +32,14 @@ __getattr__, __dir__, __all__ = _attach(
         ".datasets": ("Dataset", "TopologyPreset", "load"),
         ".errors": ("InputError",),
         ".executors": ("BettiExecutor", "LocalDevices", "TrainingExecutor"),
+        ".flax_layers": ("flax_layer_outputs",),
+        ".measurement": ("LayerBetti", "Measurement", "measure"),
         ".models": ("ACTIVATIONS", "PAPER_ACTIVATIONS", "ArchitectureSpec", "layer_outputs"),
         ".networks": ("Member", "TrainedNetwork", "make_members"),
         ".pipeline": ("RunEvents", "run_experiment"),
         ".report": ("write_report",),
         ".results": ("Store", "load_store", "load_stores", "summarize"),
-        ".store": ("load_network",),
+        ".store": ("load_diagrams", "load_network"),
         ".topology": (
             "BettiPool",
             "BettiResult",

@@ -156,6 +156,10 @@ class TopologySection:
             network's output.
         measure: "well_trained" measures only networks that pass the paper's rule, "all" every
             network that did not fail.
+        at_steps: training steps at which every layer is measured as well as at the end (e.g.
+            [0, 500, 2000]: 0 is the initialisation), ascending; each a multiple of [training]
+            eval_every (the parameters are read between the compiled chunks of steps). A
+            network that stopped before a step has no row there.
     """
 
     k: int | None = None
@@ -164,8 +168,18 @@ class TopologySection:
     maxdim: int | None = None
     labels: str = "true"
     measure: str = "well_trained"
+    at_steps: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        steps = self.at_steps
+        if (
+            any(b <= a for a, b in zip(steps[:-1], steps[1:], strict=True))
+            or min(steps, default=0) < 0
+        ):
+            raise InputError(
+                "[topology] at_steps must be ascending steps >= 0 without repeats, got "
+                f"{list(steps)}"
+            )
         for key in ("k", "scale", "stride", "maxdim"):
             if getattr(self, key) is not None:
                 check_parameter(key, getattr(self, key), where="[topology] ")
@@ -213,12 +227,25 @@ class ExperimentConfig:
     topology: TopologySection
     run: RunSection
 
+    def __post_init__(self) -> None:
+        every = self.training.eval_every
+        off = [step for step in self.topology.at_steps if step % every]
+        if off:
+            raise InputError(
+                f"[topology] at_steps {off} are not multiples of [training] eval_every = {every}: "
+                "the parameters are read between chunks of eval_every steps"
+            )
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain data (lists, not tuples), as written to the results store."""
+        """Plain data (lists, not tuples), as written to the results store; `at_steps` only
+        when set (so stores measured at the end only have the config they always had)."""
         sections = ("data", "networks", "training", "topology", "run")
-        return {"name": self.name} | {
+        document = {"name": self.name} | {
             section: _jsonable(dataclasses.asdict(getattr(self, section))) for section in sections
         }
+        if not self.topology.at_steps:
+            del document["topology"]["at_steps"]
+        return document
 
     def load_dataset(self, name: str) -> Dataset:
         """One of the config's data sets, loaded with the config's seed, size and options."""

@@ -33,9 +33,11 @@ class TrainingExecutor(Protocol):
         members: Sequence[Member],
         config: TrainingConfig,
         progress: Callable[[Progress], None] | None = None,
+        at_steps: Sequence[int] = (),
     ) -> Iterator[TrainedGroup]:
         """Yield each group of `members` as it finishes (a member's outcome does not depend on
-        its group); `progress` after every accuracy check. Bad input raises `InputError`."""
+        its group), each network with its parameters at `at_steps` (`TrainedNetwork.snapshots`);
+        `progress` after every accuracy check. Bad input raises `InputError`."""
         ...
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jax
 
@@ -84,8 +84,14 @@ class TrainingResult:
 
 @dataclass(frozen=True, eq=False)
 class TrainedNetwork:
-    """A member, its trained (unpadded, numpy) parameters and its training outcome."""
+    """A member, its trained (unpadded, numpy) parameters and its training outcome.
+
+    Attributes:
+        snapshots: step -> the parameters after that many steps, for the steps asked for
+            (`[topology] at_steps`) that the member trained through (before its last step).
+    """
 
     member: Member
     params: Params
     result: TrainingResult
+    snapshots: dict[int, Params] = field(default_factory=dict)

@@ -7,6 +7,7 @@ of the groups before it; finished results are appended to the store as they arri
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,12 +22,12 @@ from topnn_jax.models import ArchitectureSpec
 from topnn_jax.networks import Member, TrainedNetwork, make_members
 from topnn_jax.store import (
     BETTI_FILE,
-    BETTI_KEY,
     NETWORK_COLUMNS,
     NETWORK_KEY,
     NETWORKS_FILE,
     CsvTable,
     betti_columns,
+    betti_key,
     betti_row,
     load_network,
     network_row,
@@ -41,15 +42,20 @@ from topnn_jax.training import Progress
 
 @dataclass(frozen=True)
 class PhJob:
-    """One Betti computation: a network's layer, restricted to one class."""
+    """One Betti computation: a network's layer, restricted to one class, after `step`
+    training steps (None: the end of training, in a store measured at the end only)."""
 
     network_id: str
     layer: int
     label: int
+    step: int | None = None
 
     @property
-    def key(self) -> tuple[str, int, int]:
-        return (self.network_id, self.layer, self.label)
+    def key(self) -> tuple:
+        """The job's betti.csv key (`topnn_jax.store.betti_key`)."""
+        if self.step is None:
+            return (self.network_id, self.layer, self.label)
+        return (self.network_id, self.step, self.layer, self.label)
 
 
 @dataclass
@@ -160,14 +166,17 @@ class _ExperimentRun:
         self.stream, self.train_new = stream, train
         self.presets = {name: config.topology.resolve(ds.preset) for name, ds in datasets.items()}
         self.maxdim = max(preset.maxdim for preset in self.presets.values())
+        self.at_steps = config.topology.at_steps
+        steps = bool(self.at_steps)  # a step column only where measured during training
         self.networks = CsvTable(out / NETWORKS_FILE, NETWORK_COLUMNS, NETWORK_KEY)
-        self.betti = CsvTable(out / BETTI_FILE, betti_columns(self.maxdim), BETTI_KEY)
+        self.betti = CsvTable(out / BETTI_FILE, betti_columns(self.maxdim, steps), betti_key(steps))
 
     def drain(self, block: bool) -> None:
         """Append finished PH results to betti.csv (waiting for all with `block`)."""
         for job, result in self.pool.results(block=block):
             if not isinstance(result, InputError):
-                row = betti_row(job.network_id, job.layer, job.label, result, self.maxdim)
+                step = "" if job.step is None else job.step
+                row = betti_row(job.network_id, job.layer, job.label, result, self.maxdim, step)
                 self.betti.append(row)
             if self.events.job_done:
                 self.events.job_done(job, result)
@@ -176,26 +185,45 @@ class _ExperimentRun:
         """Record results that finished before an interruption."""
         self.drain(block=False)
 
+    def measured_steps(self, member: Member) -> list[int | None]:
+        """The steps at which the config measures a trained member: None (the end) in a store
+        without a step column; else the `at_steps` before its last step, and its last step."""
+        if not self.at_steps:
+            return [None]
+        final = int(self.networks.rows[(member.network_id,)]["steps"])
+        return [step for step in self.at_steps if step < final] + [final]
+
     def fully_measured(self, member: Member) -> bool:
-        """Every layer x class of the member already has a betti.csv row."""
+        """Every layer x class of the member (at every step measured) has a betti.csv row."""
         layers = range(member.spec.n_layers + 1)
         return all(
-            (member.network_id, layer, label) in self.betti for layer in layers for label in (0, 1)
+            PhJob(member.network_id, layer, label, step).key in self.betti
+            for step in self.measured_steps(member)
+            for layer in layers
+            for label in (0, 1)
         )
 
     def measure(self, network: TrainedNetwork) -> None:
-        """Queue every layer x class of a network that the config measures, unless done."""
+        """Queue every layer x class of a network that the config measures, unless done: at
+        the end of training, and at each of `[topology] at_steps` it trained through."""
         if not _should_measure(network, self.config.topology.measure):
             return
         dataset = self.datasets[network.member.dataset]
         preset = self.presets[dataset.name]
+        states = [(None, network)]
+        if self.at_steps:
+            states = [
+                (step, dataclasses.replace(network, params=params, snapshots={}))
+                for step, params in network.snapshots.items()
+            ] + [(network.result.steps, network)]
         jobs = 0
-        clouds = class_clouds(network, dataset, preset, self.config.topology.labels)
-        for layer, label, cloud in clouds:
-            job = PhJob(network.member.network_id, layer, label)
-            if job.key not in self.betti:
-                self.pool.submit(job, cloud, preset.k, preset.scale, preset.maxdim)
-                jobs += 1
+        for step, state in states:
+            clouds = class_clouds(state, dataset, preset, self.config.topology.labels)
+            for layer, label, cloud in clouds:
+                job = PhJob(network.member.network_id, layer, label, step)
+                if job.key not in self.betti:
+                    self.pool.submit(job, cloud, preset.k, preset.scale, preset.maxdim)
+                    jobs += 1
         if jobs and self.events.jobs_submitted:
             self.events.jobs_submitted(jobs)
 
@@ -265,7 +293,10 @@ class _ExperimentRun:
         trained = []
         if not todo or not self.train_new:
             return trained
-        for group in self.trainer.train_groups(dataset, todo, self.config.training, report):
+        groups = self.trainer.train_groups(
+            dataset, todo, self.config.training, report, self.at_steps
+        )
+        for group in groups:
             networks = [network for _, network in group]
             for network in networks:
                 save_network(network, self.out)

@@ -25,8 +25,10 @@ from topnn_jax.errors import InputError
 from topnn_jax.layer_clouds import homology_layers
 from topnn_jax.plotting import (
     architecture_comparison,
+    betti_during_training,
     betti_trajectories,
     comparison_groups,
+    during_training_groups,
     plot_barcodes,
     plot_dataset,
     plot_layers,
@@ -34,8 +36,8 @@ from topnn_jax.plotting import (
     save_figure,
     trajectory_groups,
 )
-from topnn_jax.results import FEW_NETWORKS, LABELS, NetworkTrajectory, Store, class_name, summarize
-from topnn_jax.store import CONFIG_FILE, load_network, params_path
+from topnn_jax.results import FEW_NETWORKS, NetworkTrajectory, Store, class_name, summarize
+from topnn_jax.store import CONFIG_FILE, MEASURE_SECTION, load_network, params_path
 from topnn_jax.tables import html_table, markdown_table
 from topnn_jax.topology import ParameterScan, persistence, scan_parameters
 
@@ -78,6 +80,11 @@ def _slug(*parts: str) -> str:
 def _experiment_of(store: Store, network: NetworkTrajectory) -> ExperimentConfig:
     """The validated config of the experiment that trained `network` (its store's config.json)."""
     document = store.config_of(network)
+    if isinstance(document, dict) and MEASURE_SECTION in document:
+        raise InputError(
+            f"{network.network_id} was measured from given layer outputs (topnn_jax.measure): "
+            "there is no data set generator or trained network to draw from"
+        )
     if not document:
         raise InputError(
             f"{network.directory / CONFIG_FILE} is missing: the data set cannot be rebuilt"
@@ -129,7 +136,8 @@ def _figure_specs(store: Store, scan: bool = False) -> list[FigureSpec]:
         specs.append(
             FigureSpec(
                 _slug("dataset", name),
-                f"The data set {name}, coloured by class ({class_name(0)}, {class_name(1)}).",
+                f"The data set {name}, coloured by class "
+                f"({', '.join(class_name(label) for label in store.labels)}).",
                 "Data sets",
                 lambda network=network: plot_dataset(cache.get(network)[0]),
             )
@@ -154,6 +162,16 @@ def _figure_specs(store: Store, scan: bool = False) -> list[FigureSpec]:
                 f"{FEW_NETWORKS} networks).",
                 "Betti numbers per layer",
                 lambda d=dataset, a=architecture: betti_trajectories(store, d, a),
+            )
+        )
+    for dataset, architecture in during_training_groups(store):
+        specs.append(
+            FigureSpec(
+                _slug("during", dataset, architecture),
+                f"{dataset}, {architecture}: mean Betti number per layer and training step, one "
+                "row per activation (the number of networks measured at each step in brackets).",
+                "Topology during training",
+                lambda d=dataset, a=architecture: betti_during_training(store, d, a),
             )
         )
     for dataset, activation, architectures in comparison_groups(store):
@@ -183,7 +201,7 @@ def _figure_specs(store: Store, scan: bool = False) -> list[FigureSpec]:
                 lambda network=network: _layers_figure(network, *cache.get(network)),
             )
         )
-        for label in LABELS:
+        for label in store.labels:
             specs.append(
                 FigureSpec(
                     _slug("barcodes", *setting, class_name(label).split(" (")[0]),
@@ -284,7 +302,7 @@ def _summary_rows(store: Store) -> list[tuple[str, ...]]:
             str(summary.well_trained),
             str(summary.measured),
         ]
-        for label in LABELS:
+        for label in store.labels:
             means = [summary.mean_betti.get((label, d)) for d in store.dims]
             present = [m for m in means if m is not None]
             cells.append(_format_betti([m[0] for m in present]) if present else "-")
@@ -298,15 +316,21 @@ def _format_betti(values: list[float]) -> str:
     return "(" + ", ".join(f"{v:g}" if float(v).is_integer() else f"{v:.1f}" for v in values) + ")"
 
 
-SUMMARY_HEADER = (
-    "data set",
-    "architecture",
-    "activation",
-    "networks",
-    "well trained",
-    "measured",
-    *(f"{class_name(label)} {where}" for label in LABELS for where in ("input", "output")),
-)
+def _summary_header(store: Store) -> tuple[str, ...]:
+    """The summary table's columns: counts, then each class's Betti numbers at input and output."""
+    return (
+        "data set",
+        "architecture",
+        "activation",
+        "networks",
+        "well trained",
+        "measured",
+        *(
+            f"{class_name(label)} {where}"
+            for label in store.labels
+            for where in ("input", "output")
+        ),
+    )
 
 
 def _report_blocks(
@@ -327,7 +351,7 @@ def _report_blocks(
             "measured well-trained networks.",
         ),
         _Block("h2", "Summary"),
-        _Block("table", header=SUMMARY_HEADER, rows=tuple(_summary_rows(store))),
+        _Block("table", header=_summary_header(store), rows=tuple(_summary_rows(store))),
         _Block("h2", "Claims"),
         _Block(
             "p",

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,12 +22,17 @@ from topnn_jax.store.csv_table import read_rows
 from topnn_jax.store.records import (
     BETTI_FILE,
     CONFIG_FILE,
+    MEASURE_SECTION,
     NETWORK_COLUMNS,
     NETWORKS_FILE,
+    STEP_COLUMN,
     read_json,
 )
 
+_WIDTHS = re.compile(r"^\d+(-\d+)*$")
+
 LABELS = (0, 1)
+"""The classes of the paper's data sets; a store measured with `topnn_jax.measure` may have any."""
 FEW_NETWORKS = 10
 """A mean over fewer networks than this is flagged as resting on few (claims, figures)."""
 
@@ -41,13 +49,19 @@ class NetworkTrajectory:
     """One trained network and its measured Betti numbers per layer.
 
     Attributes:
-        betti: float[n_layers + 1, 2, n_dims], Betti number at layer (0 = input, last = logits),
-            label (0 = class a, 1 = class b) and dimension (`Store.dims`); NaN where not
-            measured. All NaN for a network that was not measured (not well trained, say).
-        hidden: widths of the hidden layers, input side first; the Betti layers are the input,
-            one per hidden layer, and the logits (len(hidden) + 2 in all).
+        betti: float[n_layers, n_labels, n_dims], Betti number at the end of training per layer
+            (0 = input, last = logits), class (position in `Store.labels`) and dimension
+            (`Store.dims`); NaN where not measured. All NaN for a network that was not measured
+            (not well trained, say).
+        hidden: widths of the hidden layers, input side first; the Betti layers of a trained
+            network are the input, one per hidden layer, and the logits (len(hidden) + 2 in
+            all). A measured network's layers are those given to `topnn_jax.measure`.
         directory: the store it was read from (its parameters, if kept, are at
             `topnn_jax.store.params_path(directory, network_id)`).
+        steps: training steps at which the layers were also measured during training (betti.csv's
+            `step` column), ascending, the end of training last; () when only the end was.
+        betti_steps: float[len(steps), n_layers, n_labels, n_dims], the Betti numbers at each of
+            `steps` (the last is `betti`); None when `steps` is ().
     """
 
     network_id: str
@@ -60,6 +74,8 @@ class NetworkTrajectory:
     hidden: tuple[int, ...]
     betti: np.ndarray
     directory: Path
+    steps: tuple[int, ...] = ()
+    betti_steps: np.ndarray | None = None
 
     @property
     def measured(self) -> bool:
@@ -94,12 +110,28 @@ class Store:
         networks: one trajectory per networks.csv row, in file order.
         configs: each store directory's experiment config (config.json) as plain data, {} if
             absent; one entry, or several for stores read together (`load_stores`).
+        labels: the classes, ascending: `LABELS` for the paper's data sets, any two or more
+            for a store written by `topnn_jax.measure`; `NetworkTrajectory.betti`'s second
+            axis follows this order.
     """
 
     directory: Path
     dims: tuple[int, ...]
     networks: tuple[NetworkTrajectory, ...]
     configs: dict[Path, dict]
+    labels: tuple[int, ...] = LABELS
+
+    @property
+    def during_training(self) -> bool:
+        """Some network was also measured during training (`NetworkTrajectory.steps`)."""
+        return any(len(network.steps) > 1 for network in self.networks)
+
+    def to_pandas(self) -> tuple[Any, Any]:
+        """(networks, betti): networks.csv and betti.csv as pandas DataFrames, values parsed
+        (integers, floats, booleans; NaN where empty). Needs pandas (`pip install pandas`)."""
+        from topnn_jax.frames import store_frames
+
+        return store_frames(self)
 
     def config_of(self, network: NetworkTrajectory) -> dict:
         """The config of the experiment that trained `network`."""
@@ -126,7 +158,7 @@ class SettingSummary:
         networks: networks trained.
         well_trained: networks that passed the paper's rule.
         measured: well-trained networks with every layer and class measured.
-        mean_betti: (label, dimension) -> float[n_layers + 1], the mean Betti number per layer
+        mean_betti: (label, dimension) -> float[n_layers], the mean Betti number per layer
             (layer 0 = input, last = logits) over those measured well-trained networks.
         sd_betti: the same keys -> their standard deviation over those networks.
     """
@@ -163,13 +195,28 @@ def _betti_dimensions(columns: list[str]) -> list[int]:
     return sorted(int(c[1:]) for c in columns if c.startswith("b") and c[1:].isdigit())
 
 
-def _hidden_widths(architecture: str, where: Path) -> tuple[int, ...]:
-    """Hidden widths of an architecture name from networks.csv ("10_by_15" or "2-15-3-15-2")."""
-    input_dim = ArchitectureSpec.named_input_dim(architecture)
+def layer_widths_name(widths: Sequence[int]) -> str:
+    """The architecture name networks.csv gives a network of these layer widths: "2-8-8-3"
+    (every Betti layer's width, input first; one layer alone is "8")."""
+    return "-".join(str(int(width)) for width in widths)
+
+
+def _layers_of(architecture: str, where: Path) -> tuple[int, tuple[int, ...]]:
+    """(Betti layers, hidden widths) of an architecture name from networks.csv: "10_by_15", or
+    the widths of every layer, "2-15-3-15-2" (any output width) or one width alone."""
+    if _WIDTHS.match(architecture):
+        widths = tuple(int(width) for width in architecture.split("-"))
+        return len(widths), widths[1:-1]
     try:
-        return ArchitectureSpec.parse(architecture, input_dim, "relu").hidden
+        hidden = ArchitectureSpec.parse(architecture, 1, "relu").hidden
     except InputError as error:
         raise InputError(f"{where}: {error}") from None
+    return len(hidden) + 2, hidden
+
+
+def _optional_float(text: str) -> float:
+    """A float cell, NaN where empty (a measured network has no accuracies)."""
+    return float(text) if text != "" else np.nan
 
 
 def load_store(directory: str | Path) -> Store:
@@ -186,42 +233,89 @@ def load_store(directory: str | Path) -> Store:
     network_rows = _read_table(networks_path, NETWORK_COLUMNS)
     betti_rows = _read_table(betti_path, ("network_id", "layer", "label", "b0"))
     dims = tuple(_betti_dimensions(list(betti_rows[0]))) if betti_rows else (0,)
-    trajectories = {}
-    try:
-        for row in network_rows:
-            hidden = _hidden_widths(row["architecture"], networks_path)
-            trajectories[row["network_id"]] = NetworkTrajectory(
-                network_id=row["network_id"],
-                dataset=row["dataset"],
-                architecture=row["architecture"],
-                activation=row["activation"],
-                seed=int(row["seed"]),
-                well_trained=row["well_trained"] == "true",
-                test_accuracy=float(row["test_accuracy"]),
-                hidden=hidden,
-                betti=np.full((len(hidden) + 2, len(LABELS), len(dims)), np.nan),
-                directory=directory,
-            )
-    except ValueError as error:
-        raise InputError(f"{networks_path}: malformed value ({error})") from None
-    for number, row in enumerate(betti_rows, start=2):
-        network = trajectories.get(row["network_id"])
-        if network is None:
-            continue  # measured before its networks.csv row was written (killed run)
-        try:
-            layer, label = int(row["layer"]), int(row["label"])
-            values = [float(row[f"b{d}"]) if row[f"b{d}"] != "" else np.nan for d in dims]
-        except ValueError as error:
-            raise InputError(f"{betti_path}: line {number}: malformed value ({error})") from None
-        if not (0 <= layer < len(network.betti) and label in LABELS):
-            raise InputError(
-                f"{betti_path}: line {number}: {row['network_id']} has no layer {layer} "
-                f"label {label}"
-            )
-        network.betti[layer, label] = values
     config_path = directory / CONFIG_FILE
     config = read_json(config_path) if config_path.exists() else {}
-    return Store(directory, dims, tuple(trajectories.values()), {directory: config})
+    labels = _store_labels(config, betti_rows, betti_path)
+    # network id -> (row, Betti layers, hidden widths); -> step -> float[layers, labels, dims]
+    rows: dict[str, tuple[dict[str, str], int, tuple[int, ...]]] = {}
+    values: dict[str, dict[int, np.ndarray]] = {}
+    for row in network_rows:
+        rows[row["network_id"]] = (row, *_layers_of(row["architecture"], networks_path))
+        values[row["network_id"]] = {}
+    for number, row in enumerate(betti_rows, start=2):
+        if row["network_id"] not in rows:
+            continue  # measured before its networks.csv row was written (killed run)
+        _, n_layers, _ = rows[row["network_id"]]
+        try:
+            layer, label = int(row["layer"]), int(row["label"])
+            step = int(row[STEP_COLUMN]) if row.get(STEP_COLUMN, "") != "" else -1
+            betti = [float(row[f"b{d}"]) if row[f"b{d}"] != "" else np.nan for d in dims]
+        except ValueError as error:
+            raise InputError(f"{betti_path}: line {number}: malformed value ({error})") from None
+        if not 0 <= layer < n_layers:
+            raise InputError(
+                f"{betti_path}: line {number}: {row['network_id']} has no layer {layer}"
+            )
+        per_step = values[row["network_id"]]
+        if step not in per_step:
+            per_step[step] = np.full((n_layers, len(labels), len(dims)), np.nan)
+        per_step[step][layer, labels.index(label)] = betti
+    try:
+        trajectories = tuple(
+            _trajectory(row, n_layers, hidden, values[key], (len(labels), len(dims)), directory)
+            for key, (row, n_layers, hidden) in rows.items()
+        )
+    except ValueError as error:
+        raise InputError(f"{networks_path}: malformed value ({error})") from None
+    return Store(directory, dims, trajectories, {directory: config}, labels)
+
+
+def _store_labels(config: dict, betti_rows: list[dict[str, str]], where: Path) -> tuple[int, ...]:
+    """The store's classes: those a measure store's config.json declares (else `LABELS`), and
+    every label in betti.csv."""
+    section = config.get(MEASURE_SECTION) if isinstance(config, dict) else None
+    declared = section.get("labels", LABELS) if isinstance(section, dict) else LABELS
+    try:
+        found = {int(row["label"]) for row in betti_rows}
+    except ValueError as error:
+        raise InputError(f"{where}: malformed label ({error})") from None
+    return tuple(sorted({int(label) for label in declared} | found))
+
+
+def _trajectory(
+    row: dict[str, str],
+    n_layers: int,
+    hidden: tuple[int, ...],
+    per_step: dict[int, np.ndarray],
+    shape: tuple[int, int],
+    directory: Path,
+) -> NetworkTrajectory:
+    """One network's trajectory from its networks.csv row and its Betti numbers per step (-1:
+    a row without a step). The end of training is the row's `steps` (a measured network's
+    largest step when empty)."""
+    final = int(row["steps"]) if row["steps"] != "" else max(per_step, default=-1)
+    empty = np.full((n_layers, *shape), np.nan)
+    steps, betti_steps = (), None
+    if any(step >= 0 for step in per_step):
+        steps = tuple(sorted(step for step in per_step if 0 <= step <= final))
+        betti_steps = np.stack([per_step[step] for step in steps]) if steps else None
+        betti = per_step.get(final, empty)
+    else:
+        betti = per_step.get(-1, empty)
+    return NetworkTrajectory(
+        network_id=row["network_id"],
+        dataset=row["dataset"],
+        architecture=row["architecture"],
+        activation=row["activation"],
+        seed=int(row["seed"]),
+        well_trained=row["well_trained"] == "true",
+        test_accuracy=_optional_float(row["test_accuracy"]),
+        hidden=hidden,
+        betti=betti,
+        directory=directory,
+        steps=steps if betti_steps is not None else (),
+        betti_steps=betti_steps,
+    )
 
 
 def load_stores(directories: list[str | Path]) -> Store:
@@ -234,8 +328,12 @@ def load_stores(directories: list[str | Path]) -> Store:
     if len(stores) == 1:
         return stores[0]
     dims = tuple(sorted({d for store in stores for d in store.dims}))
+    labels = tuple(sorted({label for store in stores for label in store.labels}))
     networks, seen = [], {}
     for store in stores:
+        where = np.ix_(
+            [labels.index(label) for label in store.labels], [dims.index(d) for d in store.dims]
+        )
         for network in store.networks:
             if network.network_id in seen:
                 raise InputError(
@@ -243,13 +341,24 @@ def load_stores(directories: list[str | Path]) -> Store:
                     f"{store.directory}: give stores of different experiments"
                 )
             seen[network.network_id] = store.directory
-            betti = np.full((*network.betti.shape[:2], len(dims)), np.nan)
-            betti[:, :, [dims.index(d) for d in store.dims]] = network.betti
-            networks.append(dataclasses.replace(network, betti=betti))
+            betti = _widened(network.betti, where, len(labels), len(dims))
+            steps = network.betti_steps
+            if steps is not None:
+                steps = np.stack([_widened(b, where, len(labels), len(dims)) for b in steps])
+            networks.append(dataclasses.replace(network, betti=betti, betti_steps=steps))
     configs = {directory: config for store in stores for directory, config in store.configs.items()}
-    return Store(
-        Path(os.path.commonpath([s.directory for s in stores])), dims, tuple(networks), configs
-    )
+    common = Path(os.path.commonpath([s.directory for s in stores]))
+    return Store(common, dims, tuple(networks), configs, labels)
+
+
+def _widened(
+    betti: np.ndarray, where: tuple[np.ndarray, np.ndarray], n_labels: int, n_dims: int
+) -> np.ndarray:
+    """float[n_layers, n_labels, n_dims]: `betti` placed at the (label, dim) positions `where`
+    of the union of several stores' labels and dims, NaN elsewhere."""
+    wide = np.full((betti.shape[0], n_labels, n_dims), np.nan)
+    wide[:, where[0], where[1]] = betti
+    return wide
 
 
 def summarize(store: Store | str | Path) -> list[SettingSummary]:
@@ -263,11 +372,11 @@ def summarize(store: Store | str | Path) -> list[SettingSummary]:
         if measured:
             betti = np.array([network.betti for network in measured])
             average, spread = betti.mean(axis=0), betti.std(axis=0)
-            for label in LABELS:
+            for position, label in enumerate(store.labels):
                 for d_index, d in enumerate(store.dims):
-                    if not np.isnan(average[:, label, d_index]).any():
-                        mean[(label, d)] = average[:, label, d_index]
-                        sd[(label, d)] = spread[:, label, d_index]
+                    if not np.isnan(average[:, position, d_index]).any():
+                        mean[(label, d)] = average[:, position, d_index]
+                        sd[(label, d)] = spread[:, position, d_index]
         summaries.append(
             SettingSummary(
                 *setting,

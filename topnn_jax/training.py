@@ -373,15 +373,18 @@ def train(
     members: Sequence[Member],
     config: TrainingConfig = TrainingConfig(),
     progress: Callable[[Progress], None] | None = None,
+    at_steps: Sequence[int] = (),
 ) -> list[TrainedNetwork]:
-    """Train `members` on `dataset`; returns one `TrainedNetwork` per member, in order.
+    """Train `members` on `dataset`; returns one `TrainedNetwork` per member, in order, with
+    its parameters at each of `at_steps` (multiples of `config.eval_every`) it trained through
+    (`TrainedNetwork.snapshots`).
 
     Raises:
         InputError: a member is for another data set or another input dimension, or the data
             are malformed (wrong shape, NaN, labels not 0/1).
     """
     results: list[TrainedNetwork | None] = [None] * len(members)
-    for group in train_groups(dataset, members, config, progress):
+    for group in train_groups(dataset, members, config, progress, at_steps):
         for i, network in group:
             results[i] = network
     return results  # type: ignore[return-value]
@@ -392,8 +395,10 @@ def train_groups(
     members: Sequence[Member],
     config: TrainingConfig = TrainingConfig(),
     progress: Callable[[Progress], None] | None = None,
+    at_steps: Sequence[int] = (),
 ) -> Iterator[list[tuple[int, TrainedNetwork]]]:
-    """Train `members` one compiled group at a time, yielding each group as it finishes.
+    """Train `members` one compiled group at a time, yielding each group as it finishes; the
+    parameters at `at_steps` are kept as in `train`.
 
     A member's outcome does not depend on its group (see `Member.key`), so a caller may stream
     a group's networks onward while the next group trains.
@@ -405,6 +410,7 @@ def train_groups(
         InputError: as `train`.
     """
     check_members(dataset, members)
+    at_steps = _check_at_steps(at_steps, config)
     mesh = member_mesh()
     data = device_data(dataset, mesh)
     buckets = plan_buckets([m.spec for m in members], config.max_padding_waste)
@@ -420,7 +426,7 @@ def train_groups(
                 progress(Progress(done, steps_total, before + finished, len(members)))
 
         group = [members[i] for i in indices]
-        networks = _train_group(group, bucket, data, mesh, config, report)
+        networks = _train_group(group, bucket, data, mesh, config, report, at_steps)
         yield list(zip(indices, networks, strict=True))
         finished_before += len(indices)
 
@@ -450,6 +456,19 @@ def check_members(dataset: Dataset, members: Sequence[Member]) -> None:
                 f"{member.network_id} takes {member.spec.input_dim} input features but "
                 f"{dataset.name} has {dataset.dim}"
             )
+
+
+def _check_at_steps(at_steps: Sequence[int], config: TrainingConfig) -> frozenset[int]:
+    """The steps to keep parameters at, or `InputError` unless each is a multiple of
+    `config.eval_every` (parameters are read between the compiled chunks)."""
+    steps = frozenset(int(step) for step in at_steps)
+    off = sorted(step for step in steps if step < 0 or step % config.eval_every)
+    if off:
+        raise InputError(
+            f"at_steps {off} are not multiples >= 0 of eval_every = {config.eval_every}: the "
+            "parameters are read between chunks of eval_every steps"
+        )
+    return steps
 
 
 def _split(indices: Sequence[int], size: int) -> list[tuple[int, ...]]:
@@ -493,8 +512,10 @@ def _train_group(
     mesh: jax.sharding.Mesh,
     config: TrainingConfig,
     report: Callable[[int, int], None],
+    at_steps: frozenset[int] = frozenset(),
 ) -> list[TrainedNetwork]:
-    """Train one group of a bucket to completion on the mesh; `report(step, finished)` per check.
+    """Train one group of a bucket to completion on the mesh; `report(step, finished)` per check;
+    the parameters of the members still training at each of `at_steps` are kept.
 
     Whenever at most half of the batch is still training, the unfinished members are moved to a
     batch of half the size or less (finished members no longer cost work; each new batch size
@@ -512,10 +533,15 @@ def _train_group(
         sharded_chunk, mesh=mesh, activations=bucket.activations, config=config, padded=padded
     )
     networks: dict[int, TrainedNetwork] = {}
+    snapshots: dict[int, dict[int, Params]] = {i: {} for i in range(len(group))}
     step = 0
+    if 0 in at_steps:
+        _keep_snapshots(snapshots, group, rows, state, 0)
     while len(networks) < len(group):
         state = run(state, data)
         step += config.eval_every
+        if step in at_steps and step < config.max_steps:
+            _keep_snapshots(snapshots, group, rows, state, step)
         steps, done, fail_step = jax.device_get((state.steps, state.done, state.fail_step))
         active = (rows >= 0) & ~(done | (fail_step >= 0) | (steps >= config.max_steps))
         n_active = int(active.sum())
@@ -525,7 +551,9 @@ def _train_group(
         final = jax.device_get(state)
         for position in np.flatnonzero((rows >= 0) & ~active):
             member = group[rows[position]]
-            networks[rows[position]] = _network(member, final, position, data[0], config)
+            network = _network(member, final, position, data[0], config)
+            kept = {s: p for s, p in snapshots[rows[position]].items() if s < network.result.steps}
+            networks[rows[position]] = dataclasses.replace(network, snapshots=kept)
         if n_active:
             keep = np.flatnonzero(active)
             fillers = np.full(batch_size(n_active, n_devices) - n_active, keep[0])
@@ -533,6 +561,21 @@ def _train_group(
             state = _place(jax.tree.map(itemgetter(jnp.asarray(take)), state), n_active, mesh)
             rows = np.concatenate([rows[keep], np.full(len(take) - n_active, -1)])
     return [networks[i] for i in range(len(group))]
+
+
+def _keep_snapshots(
+    snapshots: dict[int, dict[int, Params]],
+    group: Sequence[Member],
+    rows: np.ndarray,
+    state: MemberState,
+    step: int,
+) -> None:
+    """Keep the parameters of every member of the batch that has taken all `step` steps
+    (`rows`: batch position -> index in `group`, -1 = filler)."""
+    steps, params = jax.device_get((state.steps, state.params))
+    for position in np.flatnonzero((rows >= 0) & (steps == step)):
+        leaves = jax.tree.map(lambda leaf, p=position: np.asarray(leaf[p]), params)
+        snapshots[rows[position]][step] = unpad_params(leaves, group[rows[position]].spec)
 
 
 def _network(

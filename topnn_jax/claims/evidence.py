@@ -83,6 +83,7 @@ class Evidence:
             )
         )
         self.statistics = network_statistics(store)
+        self.labels = store.labels
         self.resamples, self.seed = resamples, seed
 
     def where(

@@ -1,8 +1,9 @@
 """The paper's four claims as data (`CLAIMS`), each tested per scope and class on a store.
 
 Only networks that are well trained and fully measured count. Every statistic is computed per
-network and class (label 0 = class a, 1 = class b), and every claim is judged per class: the two
-classes of a data set have different input topology, so they are never pooled.
+network and class (label 0 = class a, 1 = class b, ... : `Store.labels`), and every claim is
+judged per class: the classes of a data set have different input topology, so they are never
+pooled.
 
 A claim finds the scopes it can be tested in (`Comparison`: e.g. one data set and architecture
 with several activations) and judges each scope once per class (`Judgement`); `Claim.evaluate`
@@ -28,7 +29,7 @@ from topnn_jax.claims.verdicts import (
     side_verdict,
 )
 from topnn_jax.models import PAPER_ACTIVATIONS
-from topnn_jax.results import LABELS, Store, class_name
+from topnn_jax.results import Store, class_name
 
 MINIMAL_SHARE = 0.9
 """Claim 1 ("nearly always") holds when the share of networks whose logits have minimal Betti
@@ -99,7 +100,7 @@ class Claim:
         results = []
         for find in self.finders:
             for comparison in find(evidence):
-                for label in LABELS:
+                for label in evidence.labels:
                     judged = comparison.judge(label)
                     numbers = tuple(number for number in judged.numbers if number is not None)
                     scope = f"{comparison.scope}, {class_name(label)}"

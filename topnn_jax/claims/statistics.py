@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from topnn_jax.results import LABELS, NetworkTrajectory, Store
+from topnn_jax.results import NetworkTrajectory, Store
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,10 @@ def _share(total: np.ndarray, layers: int) -> float:
 
 
 def _class_statistics(
-    network: NetworkTrajectory, label: int, dim_index: list[int]
+    network: NetworkTrajectory, label: int, position: int, dim_index: list[int]
 ) -> NetworkStatistics:
-    betti = network.betti[:, label][:, dim_index]  # float[L + 1, n_measured_dims]
+    """The statistics of class `label`, at `position` in the store's labels."""
+    betti = network.betti[:, position][:, dim_index]  # float[L + 1, n_measured_dims]
     total = betti.sum(axis=1)
     depth = len(total) - 1
     minimal = np.zeros(len(dim_index))
@@ -100,12 +101,15 @@ def _class_statistics(
 
 def network_statistics(store: Store) -> list[NetworkStatistics]:
     """One `NetworkStatistics` per (well-trained and fully measured network, label), in store
-    order, label 0 before label 1."""
+    order, classes in the store's order."""
     statistics = []
     for network in store.networks:
         if not network.usable:
             continue
         measured = network.dims_measured(store.dims)
         dim_index = [i for i, d in enumerate(store.dims) if d in measured]
-        statistics.extend(_class_statistics(network, label, dim_index) for label in LABELS)
+        statistics.extend(
+            _class_statistics(network, label, position, dim_index)
+            for position, label in enumerate(store.labels)
+        )
     return statistics

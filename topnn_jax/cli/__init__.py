@@ -14,13 +14,14 @@ from collections.abc import Sequence
 
 from topnn_jax import __version__
 from topnn_jax.cli import datasets as datasets_cmd
+from topnn_jax.cli import measure as measure_cmd
 from topnn_jax.cli import report as report_cmd
 from topnn_jax.cli import run as run_cmd
 from topnn_jax.cli import topology as topology_cmd
 from topnn_jax.cli import training as training_cmd
 from topnn_jax.errors import InputError
 
-COMMAND_MODULES = (run_cmd, report_cmd, datasets_cmd, training_cmd, topology_cmd)
+COMMAND_MODULES = (run_cmd, report_cmd, datasets_cmd, training_cmd, topology_cmd, measure_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

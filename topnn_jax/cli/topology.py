@@ -86,7 +86,7 @@ def _add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _load_npy(path: Path, what: str) -> np.ndarray:
+def load_npy(path: Path, what: str) -> np.ndarray:
     """An array from a .npy file, or `InputError` if it is missing or not a numeric .npy array."""
     if not path.is_file():
         raise InputError(f"{what} file {path} does not exist")
@@ -103,10 +103,10 @@ def _load_npy(path: Path, what: str) -> np.ndarray:
 
 def _clouds_from_files(args: argparse.Namespace) -> dict[str, np.ndarray] | np.ndarray:
     """The POINTS cloud, or {label: cloud} when --labels is given."""
-    points = _load_npy(args.points, "points")
+    points = load_npy(args.points, "points")
     if args.labels is None:
         return points
-    labels = _load_npy(args.labels, "labels")
+    labels = load_npy(args.labels, "labels")
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise InputError(
             f"labels must be a 1-D integer array, got {labels.dtype} of shape {labels.shape}"

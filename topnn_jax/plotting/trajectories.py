@@ -1,9 +1,10 @@
 """Betti numbers through the layers: the paper's main figures, drawn from a results `Store`.
 
-Both figures have one panel per (class, Betti dimension): rows are the classes (a, b), columns the
-dimensions; x is the layer (0 = input ... L = logits), y the Betti number. A curve is the mean over
-the well-trained, measured networks of a group, with a shaded band of mean ± ½ standard deviation
-(the paper's summary; population standard deviation, ddof = 0, so one network gives a zero band).
+Both figures have one panel per (class, Betti dimension): rows are the classes (a, b, ...),
+columns the dimensions; x is the layer (0 = input ... L = logits), y the Betti number. A curve
+is the mean over the well-trained, measured networks of a group, with a shaded band of mean ± ½
+standard deviation (the paper's summary; population standard deviation, ddof = 0, so one network
+gives a zero band).
 
 * `betti_trajectories`: one data set and architecture, one curve per activation, plus a faint line
   per network (the paper's Figures of ReLU vs leaky ReLU vs tanh).
@@ -31,7 +32,7 @@ from topnn_jax.plotting.common import (
     activation_colour,
     new_figure,
 )
-from topnn_jax.results import FEW_NETWORKS, LABELS, NetworkTrajectory, Store, class_name
+from topnn_jax.results import FEW_NETWORKS, NetworkTrajectory, Store, class_name
 
 ALIGNS = ("input", "output")
 PANEL_WIDTH = 3.0  # inches per panel
@@ -51,7 +52,8 @@ class TrajectoryBand:
     """Mean and spread of a group of networks' Betti numbers per layer.
 
     Attributes:
-        mean: float[n_layers + 1, 2, n_dims], mean Betti number per layer, label and dimension.
+        mean: float[n_layers, n_labels, n_dims], mean Betti number per layer, class and
+            dimension.
         half_std: same shape, half the standard deviation over the networks (ddof = 0).
         count: networks in the group.
     """
@@ -135,10 +137,11 @@ def betti_trajectories(
     what = f"{dataset} {architecture}"
     _require_networks(store, networks, what)
     dims, indices = _resolve_dims(store, networks, dims, what)
-    activations = _paper_order(list(dict.fromkeys(n.activation for n in networks)))
+    activations = paper_order(list(dict.fromkeys(n.activation for n in networks)))
     widths = _line_widths(len(activations))
     layers = np.arange(networks[0].betti.shape[0])
-    figure, axes = _panel_grid(dims, f"{dataset}, {architecture}: Betti numbers through the layers")
+    title = f"{dataset}, {architecture}: Betti numbers through the layers"
+    figure, axes = _panel_grid(store.labels, dims, title)
     constant = _constant_panels(networks, indices, axes)
     handles, labels = [], []
     for a_index, activation in enumerate(activations):
@@ -226,7 +229,9 @@ def architecture_comparison(
     networks = [n for group in groups.values() for n in group]
     dims, indices = _resolve_dims(store, networks, dims, f"{dataset} {activation}")
     figure, axes = _panel_grid(
-        dims, f"{dataset}, {activation}: architectures compared (aligned at the {align})"
+        store.labels,
+        dims,
+        f"{dataset}, {activation}: architectures compared (aligned at the {align})",
     )
     constant = _constant_panels(networks, indices, axes)
     colours = _architecture_colours(store)
@@ -323,7 +328,7 @@ def _constant_panels(
     return constant
 
 
-def _paper_order(activations: Sequence[str]) -> list[str]:
+def paper_order(activations: Sequence[str]) -> list[str]:
     """Activations in the paper's order (`PAPER_ACTIVATIONS`), others after them in the order
     given."""
     known = list(PAPER_ACTIVATIONS)
@@ -364,14 +369,17 @@ def _resolve_dims(
     return dims, tuple(store.dims.index(d) for d in dims)
 
 
-def _panel_grid(dims: Sequence[int], title: str) -> tuple[Figure, np.ndarray]:
-    """A figure with rows = classes, columns = `dims`; axes: object[2, len(dims)]."""
+def _panel_grid(
+    labels: Sequence[int], dims: Sequence[int], title: str
+) -> tuple[Figure, np.ndarray]:
+    """A figure with rows = the classes `labels`, columns = `dims`; axes: object[len(labels),
+    len(dims)]."""
     figure = new_figure(
-        PANEL_WIDTH * len(dims) + LEGEND_WIDTH, PANEL_HEIGHT * len(LABELS) + TITLE_HEIGHT
+        PANEL_WIDTH * len(dims) + LEGEND_WIDTH, PANEL_HEIGHT * len(labels) + TITLE_HEIGHT
     )
-    axes = figure.subplots(len(LABELS), len(dims), sharex="col", squeeze=False)
+    axes = figure.subplots(len(labels), len(dims), sharex="col", squeeze=False)
     for (row, col), ax in np.ndenumerate(axes):
-        ax.set_title(f"{class_name(LABELS[row])}: $\\beta_{dims[col]}$", fontsize=10)
+        ax.set_title(f"{class_name(labels[row])}: $\\beta_{dims[col]}$", fontsize=10)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, color="0.9", linewidth=0.6)
         ax.set_axisbelow(True)

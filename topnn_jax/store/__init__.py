@@ -6,13 +6,16 @@ Layout::
     DIR/config.json        the resolved experiment config
     DIR/environment.json   package versions, JAX backend and devices, CPU count
     DIR/networks.csv       one row per trained network (`records.NETWORK_COLUMNS`)
-    DIR/betti.csv          one row per network x layer x class (`records.betti_columns`)
+    DIR/betti.csv          one row per network x layer x class (`records.betti_columns`), and
+                           per training step where measured during training
     DIR/params/            trained parameters, one file per network (`params.params_path`)
+    DIR/diagrams/          persistence diagrams of measured networks (`measured.diagrams_path`)
 
 * `csv_table`: the append-only CSV mechanism (rows written as they arrive, rewritten sorted);
 * `records`: the columns, keys and rows of the two tables, and the JSON files;
 * `params`: a trained network's file;
-* `directory`: creating a store, or checking that a resumed run is the same experiment.
+* `directory`: creating a store, or checking that a resumed run is the same experiment;
+* `measured`: a store of networks measured by `topnn_jax.measure`, and their diagrams.
 
 `topnn_jax.results` reads a store; only the pipeline and the command line write one. Names are
 imported on first use, so that a reader of the tables does not import the writers' modules.
@@ -25,16 +28,20 @@ __getattr__, __dir__, __all__ = _attach(
     {
         ".csv_table": ("CsvTable", "format_row", "format_value", "read_rows"),
         ".directory": ("environment", "open_store", "resumable_part"),
+        ".measured": ("DIAGRAMS_DIR", "diagrams_path", "load_diagrams", "save_measurement"),
         ".params": ("PARAMS_DIR", "load_network", "params_path", "save_network"),
         ".records": (
             "BETTI_FILE",
             "BETTI_KEY",
             "CONFIG_FILE",
             "ENVIRONMENT_FILE",
+            "MEASURE_SECTION",
             "NETWORKS_FILE",
             "NETWORK_COLUMNS",
             "NETWORK_KEY",
+            "STEP_COLUMN",
             "betti_columns",
+            "betti_key",
             "betti_row",
             "network_row",
             "read_json",

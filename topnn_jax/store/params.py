@@ -1,4 +1,5 @@
-"""A trained network's file in a store: `DIR/params/<network_id>.npz`, its parameters and a
+"""A trained network's file in a store: `DIR/params/<network_id>.npz`, its parameters (under
+"<layer>/<leaf>", and those at earlier training steps under "at/<step>/<layer>/<leaf>") and a
 JSON record of who it is and how its training ended."""
 
 from __future__ import annotations
@@ -44,13 +45,20 @@ def save_network(network: TrainedNetwork, store: str | os.PathLike) -> Path:
             "failed": result.failed,
         },
     }
-    arrays = {
-        f"{layer}/{name}": np.asarray(value)
-        for layer, leaves in network.params.items()
-        for name, value in leaves.items()
-    }
+    arrays = _flat(network.params)
+    for step, params in network.snapshots.items():
+        arrays.update(_flat(params, f"at/{step}/"))
     path = params_path(store, member.network_id)
     return atomic_save_npz(path, meta=np.array(json.dumps(meta)), **arrays)
+
+
+def _flat(params: Params, prefix: str = "") -> dict[str, np.ndarray]:
+    """An .npz's arrays of parameters: "<prefix><layer>/<leaf>" -> array."""
+    return {
+        f"{prefix}{layer}/{name}": np.asarray(value)
+        for layer, leaves in params.items()
+        for name, value in leaves.items()
+    }
 
 
 def load_network(path: str | os.PathLike) -> TrainedNetwork:
@@ -59,8 +67,12 @@ def load_network(path: str | os.PathLike) -> TrainedNetwork:
         with np.load(path, allow_pickle=False) as archive:
             meta = json.loads(str(archive["meta"]))
             params: Params = {}
+            snapshots: dict[int, Params] = {}
             for name in archive.files:
-                if name != "meta":
+                if name.startswith("at/"):
+                    _, step, layer, leaf = name.split("/")
+                    snapshots.setdefault(int(step), {}).setdefault(layer, {})[leaf] = archive[name]
+                elif name != "meta":
                     layer, leaf = name.split("/")
                     params.setdefault(layer, {})[leaf] = archive[name]
     except (OSError, KeyError, ValueError) as error:
@@ -69,4 +81,5 @@ def load_network(path: str | os.PathLike) -> TrainedNetwork:
         raise InputError(f"{path}: unknown format {meta.get('format')!r}, expected {_FORMAT!r}")
     spec = ArchitectureSpec.from_dict(meta["spec"])
     member = Member(meta["dataset"], spec, int(meta["seed"]))
-    return TrainedNetwork(member, params, TrainingResult(**meta["result"]))
+    result = TrainingResult(**meta["result"])
+    return TrainedNetwork(member, params, result, dict(sorted(snapshots.items())))

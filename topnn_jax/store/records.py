@@ -36,12 +36,25 @@ NETWORK_COLUMNS = (
 """Columns of networks.csv (see `network_row`)."""
 NETWORK_KEY = ("network_id",)
 BETTI_KEY = ("network_id", "layer", "label")
+STEP_COLUMN = "step"
+"""betti.csv's column of the training step a row was measured at: present in stores measured
+during training (`[topology] at_steps`) or by `topnn_jax.measure` (empty: no step given);
+absent from the others, whose rows are all at the end of training."""
+MEASURE_SECTION = "measure"
+"""The config.json section of a store written by `topnn_jax.measure` (it has no experiment)."""
 
 
-def betti_columns(maxdim: int) -> tuple[str, ...]:
-    """Columns of betti.csv for Betti numbers up to `maxdim`."""
+def betti_key(steps: bool) -> tuple[str, ...]:
+    """The columns that identify a betti.csv row, with or without the `step` column."""
+    return ("network_id", STEP_COLUMN, "layer", "label") if steps else BETTI_KEY
+
+
+def betti_columns(maxdim: int, steps: bool = False) -> tuple[str, ...]:
+    """Columns of betti.csv for Betti numbers up to `maxdim`, with a `step` column after the
+    network id when `steps`."""
     return (
         "network_id",
+        *((STEP_COLUMN,) if steps else ()),
         "layer",
         "label",
         "n_points",
@@ -69,11 +82,18 @@ def network_row(network: TrainedNetwork) -> dict[str, Any]:
 
 
 def betti_row(
-    network_id: str, layer: int, label: int, result: BettiResult, maxdim: int
+    network_id: str,
+    layer: int,
+    label: int,
+    result: BettiResult,
+    maxdim: int,
+    step: int | str = "",
 ) -> dict[str, Any]:
-    """One betti.csv row (see `betti_columns`); dimensions above the result's are left empty."""
+    """One betti.csv row (see `betti_columns`); dimensions above the result's are left empty.
+    `step` fills the `step` column where the table has one."""
     row = {
         "network_id": network_id,
+        STEP_COLUMN: step,
         "layer": layer,
         "label": label,
         "n_points": result.n_points,

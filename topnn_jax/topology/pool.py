@@ -16,7 +16,9 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 import threading
+import types
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -43,17 +45,29 @@ def available_cpus() -> int:
 
 
 @contextlib.contextmanager
-def _interrupts_ignored() -> Iterator[None]:
-    """Ignore SIGINT while worker processes may start, so that a Ctrl-C during their start-up
-    (before `ignore_interrupts` runs) cannot kill them with a traceback. Main thread only."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _starting_workers() -> Iterator[None]:
+    """The context in which worker processes may start.
+
+    * SIGINT is ignored (main thread only), so that a Ctrl-C during their start-up (before
+      `ignore_interrupts` runs) cannot kill them with a traceback;
+    * the main module is hidden from "spawn": a started worker would otherwise import the
+      user's script again, which fails ("bootstrapping phase") in a script without an
+      ``if __name__ == "__main__":`` guard and reruns its unguarded code. Workers need only
+      `topnn_jax.topology.job`.
+    """
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
     try:
-        yield
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        sys.modules["__main__"] = main
 
 
 def _outcome(job_id: Hashable, result: Callable[[], BettiResult]) -> Outcome:
@@ -162,7 +176,7 @@ class BettiPool(_LocalExecutor):
         `results()`.
         """
         job = prepare_job(points, k, scale, maxdim, self.options)
-        with _interrupts_ignored():  # workers start inside submit: they inherit SIG_IGN
+        with _starting_workers():  # workers start inside submit
             future = self._executor.submit(run_job, job)
         self._running[future] = job_id
 
