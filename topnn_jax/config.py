@@ -19,6 +19,7 @@ import dataclasses
 import tomllib
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -146,6 +147,18 @@ class TrainingConfig:
             if not 0 <= getattr(self, name) <= 1:
                 raise InputError(f"training {name} must be in [0, 1], got {getattr(self, name)}")
 
+    def check_at_steps(self, steps: Sequence[int]) -> frozenset[int]:
+        """The steps at which training keeps the parameters, or `InputError` unless each is a
+        multiple >= 0 of `eval_every` (the parameters are read between compiled chunks)."""
+        kept = frozenset(int(step) for step in steps)
+        off = sorted(step for step in kept if step < 0 or step % self.eval_every)
+        if off:
+            raise InputError(
+                f"at_steps {off} are not multiples of [training] eval_every = {self.eval_every} "
+                "(or are negative): the parameters are read between chunks of eval_every steps"
+            )
+        return kept
+
 
 @dataclass(frozen=True)
 class TopologySection:
@@ -228,13 +241,10 @@ class ExperimentConfig:
     run: RunSection
 
     def __post_init__(self) -> None:
-        every = self.training.eval_every
-        off = [step for step in self.topology.at_steps if step % every]
-        if off:
-            raise InputError(
-                f"[topology] at_steps {off} are not multiples of [training] eval_every = {every}: "
-                "the parameters are read between chunks of eval_every steps"
-            )
+        try:
+            self.training.check_at_steps(self.topology.at_steps)
+        except InputError as error:
+            raise InputError(f"[topology] {error}") from None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (lists, not tuples), as written to the results store; `at_steps` only

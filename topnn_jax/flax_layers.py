@@ -24,6 +24,8 @@ import numpy as np
 from topnn_jax.errors import InputError
 
 INTERMEDIATES = "intermediates"
+CAPTURED = "__call__"
+"""The key under which linen's `capture_intermediates` keeps a submodule's outputs."""
 
 
 def flax_layer_outputs(model: Any, variables: Any, x: Any) -> dict[str, np.ndarray]:
@@ -40,9 +42,7 @@ def flax_layer_outputs(model: Any, variables: Any, x: Any) -> dict[str, np.ndarr
     from flax import nnx
 
     if isinstance(model, nn.Module):
-        sown, output = _linen_sown(model, variables, x)
-        if not sown:
-            sown, output = _linen_children(model, variables, x)
+        sown, output = _linen_layers(model, variables, x)
     elif isinstance(model, nnx.Module):
         if variables is not None:
             raise InputError("an nnx module holds its own state: pass variables=None")
@@ -73,14 +73,9 @@ def flax_layer_outputs(model: Any, variables: Any, x: Any) -> dict[str, np.ndarr
     return flat
 
 
-def _linen_sown(model: Any, variables: Any, x: Any) -> tuple[dict[str, Any], Any]:
-    """The values a linen module sows into "intermediates", and its output."""
-    output, state = model.apply(variables, x, mutable=[INTERMEDIATES])
-    return _named_values(state.get(INTERMEDIATES, {})), output
-
-
-def _linen_children(model: Any, variables: Any, x: Any) -> tuple[dict[str, Any], Any]:
-    """Every direct submodule's output in call order, and the module's output."""
+def _linen_layers(model: Any, variables: Any, x: Any) -> tuple[dict[str, Any], Any]:
+    """A linen module's layers (its sown values, else every direct submodule's output in call
+    order) and its output, from one application."""
 
     def direct_child(module: Any, method: str) -> bool:
         return method == "__call__" and len(module.path) == 1
@@ -88,10 +83,14 @@ def _linen_children(model: Any, variables: Any, x: Any) -> tuple[dict[str, Any],
     output, state = model.apply(
         variables, x, capture_intermediates=direct_child, mutable=[INTERMEDIATES]
     )
+    tree = state.get(INTERMEDIATES, {})
+    sown = _named_values(tree)
+    if sown:
+        return sown, output
     captured = {
-        name: calls["__call__"][-1]
-        for name, calls in state.get(INTERMEDIATES, {}).items()
-        if isinstance(calls, dict) and "__call__" in calls
+        name: calls[CAPTURED][-1]
+        for name, calls in tree.items()
+        if hasattr(calls, "items") and CAPTURED in calls
     }
     if not captured:
         raise InputError(
@@ -103,9 +102,12 @@ def _linen_children(model: Any, variables: Any, x: Any) -> tuple[dict[str, Any],
 
 def _named_values(tree: Any, prefix: str = "") -> dict[str, Any]:
     """Sown values of a nested {name: (value, ...)} tree, flattened in order: "name", or
-    "name.1", ... when one name was sown several times, with module paths joined by "/"."""
+    "name.1", ... when one name was sown several times, with module paths joined by "/";
+    captured submodule outputs (`CAPTURED`) left out."""
     found: dict[str, Any] = {}
     for name, value in dict(tree).items():
+        if name == CAPTURED:
+            continue
         path = f"{prefix}{name}"
         if isinstance(value, tuple | list):
             for i, item in enumerate(value):

@@ -29,9 +29,6 @@ from topnn_jax.topology.pool import BettiExecutor, given_or_pool
 Layers = Sequence[Any] | Mapping[str, Any]
 """Per-layer outputs: a sequence of arrays [n, d_l] in layer order, or name -> array."""
 
-ROW_COLUMNS = ("layer", "layer_name", "label", "n_points", "k", "scale")
-"""The first columns of `Measurement.to_pandas`; b0..b_maxdim and seconds follow."""
-
 
 @dataclass(frozen=True)
 class LayerBetti:
@@ -83,7 +80,8 @@ class Measurement:
         return table
 
     def records(self) -> list[dict[str, Any]]:
-        """One plain dict per row: `ROW_COLUMNS`, then b0..b_maxdim and seconds."""
+        """One plain dict per row: layer, layer_name, label, n_points, k (used), scale,
+        b0..b_maxdim, seconds (the columns of `to_pandas`)."""
         return [
             {
                 "layer": row.layer,
@@ -209,12 +207,14 @@ def measure(
     with given_or_pool(executor, workers=workers) as pool:
         for layer, array in enumerate(arrays):
             for label, rows in members.items():
-                where = f"layer {names[layer]!r}, class {int(label)}"
-                _submit(pool, (layer, int(label)), array[rows], k, scale, maxdim, where)
+                job_id = (layer, int(label))
+                try:
+                    pool.submit(job_id, array[rows], k, scale, maxdim)
+                except InputError as error:
+                    raise _naming_cloud(error, names, job_id) from None
         for job_id, outcome in pool.results():
             if isinstance(outcome, InputError):
-                layer, label = job_id
-                raise InputError(f"layer {names[layer]!r}, class {label}: {outcome}")
+                raise _naming_cloud(outcome, names, job_id)
             results[job_id] = outcome
             if progress is not None:
                 progress(len(results), total)
@@ -240,20 +240,10 @@ def measure(
     )
 
 
-def _submit(
-    pool: BettiExecutor,
-    job_id: tuple[int, int],
-    cloud: np.ndarray,
-    k: int,
-    scale: int,
-    maxdim: int,
-    where: str,
-) -> None:
-    """Queue one cloud; a bad cloud's `InputError` names its layer and class."""
-    try:
-        pool.submit(job_id, cloud, k, scale, maxdim)
-    except InputError as error:
-        raise InputError(f"{where}: {error}") from None
+def _naming_cloud(error: InputError, names: list[str], job_id: tuple[int, int]) -> InputError:
+    """`error` prefixed by the layer and class of the cloud it is about."""
+    layer, label = job_id
+    return InputError(f"layer {names[layer]!r}, class {label}: {error}")
 
 
 def _check_layers(layers: Layers) -> tuple[list[str], list[np.ndarray]]:

@@ -185,20 +185,21 @@ class _ExperimentRun:
         """Record results that finished before an interruption."""
         self.drain(block=False)
 
-    def measured_steps(self, member: Member) -> list[int | None]:
-        """The steps at which the config measures a trained member: None (the end) in a store
-        without a step column; else the `at_steps` before its last step, and its last step."""
+    def measured_steps(self, final: int) -> list[int | None]:
+        """The steps at which the config measures a network whose training ended at step
+        `final`: None (the end) in a store without a step column; else the `at_steps` before
+        `final` (those its snapshots were kept at), and `final`."""
         if not self.at_steps:
             return [None]
-        final = int(self.networks.rows[(member.network_id,)]["steps"])
         return [step for step in self.at_steps if step < final] + [final]
 
     def fully_measured(self, member: Member) -> bool:
         """Every layer x class of the member (at every step measured) has a betti.csv row."""
         layers = range(member.spec.n_layers + 1)
+        final = int(self.networks.rows[(member.network_id,)]["steps"])
         return all(
             PhJob(member.network_id, layer, label, step).key in self.betti
-            for step in self.measured_steps(member)
+            for step in self.measured_steps(final)
             for layer in layers
             for label in (0, 1)
         )
@@ -210,14 +211,13 @@ class _ExperimentRun:
             return
         dataset = self.datasets[network.member.dataset]
         preset = self.presets[dataset.name]
-        states = [(None, network)]
-        if self.at_steps:
-            states = [
-                (step, dataclasses.replace(network, params=params, snapshots={}))
-                for step, params in network.snapshots.items()
-            ] + [(network.result.steps, network)]
         jobs = 0
-        for step, state in states:
+        for step in self.measured_steps(network.result.steps):
+            at_end = step in (None, network.result.steps)
+            params = network.params if at_end else network.snapshots.get(step)
+            if params is None:
+                continue  # no snapshot kept there
+            state = dataclasses.replace(network, params=params, snapshots={})
             clouds = class_clouds(state, dataset, preset, self.config.topology.labels)
             for layer, label, cloud in clouds:
                 job = PhJob(network.member.network_id, layer, label, step)

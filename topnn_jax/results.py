@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -193,12 +192,6 @@ def _read_table(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
 def _betti_dimensions(columns: list[str]) -> list[int]:
     """[0, 1, ...] for the b0, b1, ... columns present."""
     return sorted(int(c[1:]) for c in columns if c.startswith("b") and c[1:].isdigit())
-
-
-def layer_widths_name(widths: Sequence[int]) -> str:
-    """The architecture name networks.csv gives a network of these layer widths: "2-8-8-3"
-    (every Betti layer's width, input first; one layer alone is "8")."""
-    return "-".join(str(int(width)) for width in widths)
 
 
 def _layers_of(architecture: str, where: Path) -> tuple[int, tuple[int, ...]]:

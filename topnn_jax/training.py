@@ -410,7 +410,7 @@ def train_groups(
         InputError: as `train`.
     """
     check_members(dataset, members)
-    at_steps = _check_at_steps(at_steps, config)
+    at_steps = config.check_at_steps(at_steps)
     mesh = member_mesh()
     data = device_data(dataset, mesh)
     buckets = plan_buckets([m.spec for m in members], config.max_padding_waste)
@@ -456,19 +456,6 @@ def check_members(dataset: Dataset, members: Sequence[Member]) -> None:
                 f"{member.network_id} takes {member.spec.input_dim} input features but "
                 f"{dataset.name} has {dataset.dim}"
             )
-
-
-def _check_at_steps(at_steps: Sequence[int], config: TrainingConfig) -> frozenset[int]:
-    """The steps to keep parameters at, or `InputError` unless each is a multiple of
-    `config.eval_every` (parameters are read between the compiled chunks)."""
-    steps = frozenset(int(step) for step in at_steps)
-    off = sorted(step for step in steps if step < 0 or step % config.eval_every)
-    if off:
-        raise InputError(
-            f"at_steps {off} are not multiples >= 0 of eval_every = {config.eval_every}: the "
-            "parameters are read between chunks of eval_every steps"
-        )
-    return steps
 
 
 def _split(indices: Sequence[int], size: int) -> list[tuple[int, ...]]:

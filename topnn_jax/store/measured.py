@@ -26,7 +26,7 @@ import numpy as np
 
 from topnn_jax.atomic import atomic_save_npz
 from topnn_jax.errors import InputError, check_int
-from topnn_jax.store.csv_table import CsvTable
+from topnn_jax.store.csv_table import CsvTable, read_rows
 from topnn_jax.store.directory import environment
 from topnn_jax.store.records import (
     BETTI_FILE,
@@ -36,10 +36,12 @@ from topnn_jax.store.records import (
     NETWORK_COLUMNS,
     NETWORK_KEY,
     NETWORKS_FILE,
+    STEP_COLUMN,
     betti_columns,
     betti_key,
     betti_row,
     read_json,
+    widths_architecture,
     write_json,
 )
 
@@ -120,7 +122,7 @@ def check_destination(
     row = {
         "network_id": network_id,
         "dataset": dataset,
-        "architecture": "-".join(str(int(width)) for width in widths),
+        "architecture": widths_architecture(widths),
         "activation": activation,
         "seed": seed,
         "steps": "",
@@ -130,7 +132,7 @@ def check_destination(
     }
     section = _merged_section(parameters, directory)
     if (directory / NETWORKS_FILE).exists():
-        _check_new(directory, row, step_text, parameters["maxdim"])
+        _check_new(directory, row, step_text)
     return section, row
 
 
@@ -166,12 +168,12 @@ def _merged_section(parameters: dict, directory: Path) -> dict:
     return {**section, "labels": labels, "layer_names": names}
 
 
-def _check_new(directory: Path, row: dict, step: str, maxdim: int) -> None:
+def _check_new(directory: Path, row: dict, step: str) -> None:
     """`InputError` unless the store lacks this network, or has it (the same data set, widths,
     activation and seed) without a measurement at `step`."""
     network_id = row["network_id"]
-    networks = CsvTable(directory / NETWORKS_FILE, NETWORK_COLUMNS, NETWORK_KEY)
-    existing = networks.rows.get((network_id,))
+    _, networks, _ = read_rows(directory / NETWORKS_FILE)
+    existing = next((held for held in networks if held["network_id"] == network_id), None)
     if existing is None:
         return
     identity = ("dataset", "architecture", "activation", "seed")
@@ -181,8 +183,9 @@ def _check_new(directory: Path, row: dict, step: str, maxdim: int) -> None:
             f"{directory} already holds a network {network_id!r} ({held}): give this one "
             "another network_id"
         )
-    betti = CsvTable(directory / BETTI_FILE, betti_columns(maxdim, steps=True), betti_key(True))
-    steps = {key[1] for key in betti.rows if key[0] == network_id}
+    betti_path = directory / BETTI_FILE
+    betti = read_rows(betti_path)[1] if betti_path.exists() else []
+    steps = {held.get(STEP_COLUMN) for held in betti if held["network_id"] == network_id}
     if step == "" or step in steps or "" in steps:
         at = f" at step {step}" if step else ""
         raise InputError(

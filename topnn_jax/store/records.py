@@ -44,6 +44,12 @@ MEASURE_SECTION = "measure"
 """The config.json section of a store written by `topnn_jax.measure` (it has no experiment)."""
 
 
+def widths_architecture(widths: Sequence[int]) -> str:
+    """The architecture name networks.csv gives a measured network of these layer widths:
+    "2-8-8-3" (every measured layer's width, first layer first; one layer alone is "8")."""
+    return "-".join(str(int(width)) for width in widths)
+
+
 def betti_key(steps: bool) -> tuple[str, ...]:
     """The columns that identify a betti.csv row, with or without the `step` column."""
     return ("network_id", STEP_COLUMN, "layer", "label") if steps else BETTI_KEY
