@@ -1,18 +1,23 @@
-"""Member-steps per second: the vmapped training program against a loop of single-member programs.
+"""Member-steps per second of the training steps, side by side: the first ("reference") step as it
+ran before (one device), the "tiled" step on every local device, and a loop of single-member
+programs; with the matrix-product GFLOP/s each reaches and its share of the machine's peak.
 
-Both paths run the same members for the same steps with the same step function
-(`topnn_jax.training.train_chunk`): the batched path as `batched_chunk` over groups of `chunk`
-members (the member axis sharded over all local devices), the loop path as one jitted
-single-member `train_chunk` called once per member. Compilation is excluded (each program runs
-once before it is timed). Prints a markdown table and writes JSON (atomically).
+All paths run the same members for the same steps (`topnn_jax.training.train_chunk`); the batched
+paths as `sharded_chunk` over groups of `chunk` members, the loop as one jitted single-member
+tiled `train_chunk` called once per member (on at most 8 members: its rate does not depend on the
+count). The peak is a large float32 matrix product timed in the same run. GFLOP/s count the
+multiply-adds of the dense layers, forward and backward (3 products per layer: 6 FLOP per
+multiply-add of the forward pass), not biases or activations. Compilation is excluded. Prints
+a markdown table and writes JSON (atomically).
 
-    python benchmarks/bench_training.py                 # paper-size data, 100 steps
-    python benchmarks/bench_training.py --quick         # small data, 10 steps, for a smoke run
+    python benchmarks/bench_training.py                 # paper-size data
+    python benchmarks/bench_training.py --quick         # small data, few steps, a smoke run
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -23,15 +28,20 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import jax
+from topnn_jax.cpu_devices import use_cpu_cores
 
-from topnn_jax.atomic import atomic_write_text
-from topnn_jax.config import TrainingConfig
-from topnn_jax.datasets import load
-from topnn_jax.models import ArchitectureSpec
-from topnn_jax.networks import make_members
-from topnn_jax.tables import markdown_row, markdown_table
-from topnn_jax.training import (
+use_cpu_cores()  # before any JAX work: one CPU device per core
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+
+from topnn_jax.atomic import atomic_write_text  # noqa: E402
+from topnn_jax.config import TrainingConfig  # noqa: E402
+from topnn_jax.datasets import load  # noqa: E402
+from topnn_jax.models import ArchitectureSpec, dense_cost  # noqa: E402
+from topnn_jax.networks import make_members  # noqa: E402
+from topnn_jax.tables import markdown_row, markdown_table  # noqa: E402
+from topnn_jax.training import (  # noqa: E402
     default_member_chunk,
     device_data,
     init_state,
@@ -42,14 +52,16 @@ from topnn_jax.training import (
     train_chunk,
 )
 
-CASES = (("D-I", "2-15-15-15-15-15-15-15-15-15-2"), ("D-II", "3-25-25-25-25-25-25-25-25-25-2"))
+CASES = {"D-I": "10_by_15", "D-II": "10_by_15"}
+STEPS = {"D-I": 50, "D-II": 20}
 QUICK_SIZES = {"D-I": 2000, "D-II": 3000}
+LOOP_MEMBERS = 8
 RESULTS = Path(__file__).parent / "results" / "training.json"
 
 
 @dataclass(frozen=True)
 class Row:
-    """One measurement: `members` networks for `steps` steps each, both paths."""
+    """One member count on one data set: member-steps/s of every path."""
 
     dataset: str
     architecture: str
@@ -57,13 +69,24 @@ class Row:
     members: int
     chunk: int
     steps: int
-    loop_member_steps_per_s: float
-    batched_member_steps_per_s: float
+    flop_per_member_step: float
+    loop: float
+    reference: float
+    tiled: float
 
     @property
-    def ratio(self) -> float:
-        """Batched over loop throughput (> 1: the batched program is faster)."""
-        return self.batched_member_steps_per_s / self.loop_member_steps_per_s
+    def speedup(self) -> float:
+        """Tiled over reference member-steps/s (> 1: the new step is faster)."""
+        return self.tiled / self.reference
+
+    @property
+    def vmap_over_loop(self) -> float:
+        """Tiled batched over the single-member loop."""
+        return self.tiled / self.loop
+
+    def gflops(self, rate: float) -> float:
+        """Matrix-product GFLOP/s at `rate` member-steps/s."""
+        return rate * self.flop_per_member_step / 1e9
 
 
 def _seconds(prepare: Callable[[], Any], run: Callable[[Any], Any]) -> float:
@@ -74,91 +97,111 @@ def _seconds(prepare: Callable[[], Any], run: Callable[[Any], Any]) -> float:
     return time.perf_counter() - start
 
 
-def measure(
-    dataset_name: str,
-    layers: str,
-    member_counts: list[int],
-    chunks: list[int | None],
-    steps: int,
-    size: int | None,
-    repeats: int,
-) -> list[Row]:
-    """Time both paths for every member count and chunk size (None = all members at once).
+def matmul_peak_gflops(size: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of the best of `repeats` float32 [size, size] products (the machine's peak)."""
+    a = jnp.ones((size, size), jnp.float32)
+    product = jax.jit(lambda x: x @ x)
+    jax.block_until_ready(product(a))
+    best = min(_seconds(lambda: a, product) for _ in range(repeats))
+    return 2 * size**3 / best / 1e9
 
-    Each time is the least of `repeats` runs; the runs of the loop and of every chunk size take
-    turns, so that a load from other processes on a shared machine hits them alike.
-    """
+
+def measure(
+    dataset_name: str, member_counts: list[int], steps: int, size: int | None, repeats: int
+) -> list[Row]:
+    """Time every path for every member count at the default chunk; the least of `repeats`
+    runs each, the paths taking turns (a load from other processes hits them alike)."""
     dataset = load(dataset_name, seed=0, size=size)
-    spec = ArchitectureSpec.parse(layers, dataset.dim, "relu")
-    config = TrainingConfig(eval_every=steps, max_steps=10 * steps)
-    bucket = plan_buckets([spec], config.max_padding_waste)[0]
-    options = {"activations": bucket.activations, "config": config, "padded": False}
-    single = jax.jit(partial(train_chunk, **options))
-    mesh = member_mesh()
-    on_devices = device_data(dataset, mesh)
-    batched = partial(sharded_chunk, data=on_devices, mesh=mesh, **options)
+    spec = ArchitectureSpec.parse(CASES[dataset_name], dataset.dim, "relu")
+    n_train = len(dataset.train_labels)
+    bucket = plan_buckets([spec], 0.25)[0]
+    configs = {
+        name: TrainingConfig(eval_every=steps, max_steps=10 * steps, step=name)
+        for name in ("reference", "tiled")
+    }
+    chunk = default_member_chunk() or max(member_counts)
+    meshes = {"reference": member_mesh(chunk, max_devices=1), "tiled": member_mesh(chunk)}
+    single = jax.jit(
+        partial(train_chunk, activations=bucket.activations, config=configs["tiled"], padded=False)
+    )
+    loop_data = device_data(dataset, meshes["reference"])[0]
     rows = []
     for count in member_counts:
         members = make_members(dataset.name, [spec], range(count))
-        stacked = init_state(members, bucket, config)
-        states = [jax.tree.map(lambda leaf, i=i: leaf[i], stacked) for i in range(count)]
-        runners: dict[int | None, tuple[Callable, Callable]] = {
-            None: (lambda s=states: s, lambda s: [single(x, on_devices[0]) for x in s])
+        looped = min(count, LOOP_MEMBERS)
+        stacked = init_state(members[:looped], bucket, configs["tiled"])
+        states = [jax.tree.map(lambda leaf, i=i: leaf[i], stacked) for i in range(looped)]
+        runners: dict[str, tuple[Callable, Callable, int]] = {
+            "loop": (lambda s=states: s, lambda s: [single(x, loop_data) for x in s], looped)
         }
-        for chunk in dict.fromkeys(min(c or count, count) for c in chunks):
-            groups = [members[i : i + chunk] for i in range(0, count, chunk)]
-            runners[chunk] = (
-                lambda g=groups: [start_batch(x, bucket, config, mesh) for x in g],
-                lambda s: [batched(x) for x in s],
+        for name, config in configs.items():
+            mesh = meshes[name]
+            run = partial(
+                sharded_chunk,
+                data=device_data(dataset, mesh),
+                mesh=mesh,
+                activations=bucket.activations,
+                config=config,
+                padded=False,
             )
-        for prepare, run in runners.values():  # compile
+            groups = [members[i : i + chunk] for i in range(0, count, chunk)]
+            runners[name] = (
+                lambda g=groups, c=config, m=mesh: [start_batch(x, bucket, c, m) for x in g],
+                lambda s, run=run: [run(x) for x in s],
+                count,
+            )
+        for prepare, run, _ in runners.values():  # compile
             _seconds(prepare, run)
         best = dict.fromkeys(runners, float("inf"))
         for _ in range(repeats):
-            for key, (prepare, run) in runners.items():
-                best[key] = min(best[key], _seconds(prepare, run))
-        loop_s = best.pop(None)
-        for chunk, batched_s in best.items():
-            row = Row(
-                dataset.name,
-                spec.layers,
-                len(dataset.train_labels),
-                count,
-                chunk,
-                steps,
-                count * steps / loop_s,
-                count * steps / batched_s,
-            )
-            print(_markdown_row(row), flush=True)
-            rows.append(row)
+            for name, (prepare, run, _) in runners.items():
+                best[name] = min(best[name], _seconds(prepare, run))
+        rate = {name: runners[name][2] * steps / best[name] for name in runners}
+        row = Row(
+            dataset.name,
+            spec.layers,
+            n_train,
+            count,
+            min(chunk, count),
+            steps,
+            6.0 * dense_cost(spec.widths) * n_train,
+            rate["loop"],
+            rate["reference"],
+            rate["tiled"],
+        )
+        rows.append(row)
     return rows
 
 
-_HEADER = (
+HEADER = (
     "data",
-    "architecture",
     "n_train",
     "members",
     "chunk",
-    "steps",
-    "loop member-steps/s",
-    "batched member-steps/s",
-    "ratio",
+    "loop",
+    "reference",
+    "tiled",
+    "tiled / reference",
+    "tiled / loop",
+    "tiled GFLOP/s",
+    "of peak",
 )
 
 
-def _markdown_row(row: Row) -> str:
+def _markdown_row(row: Row, peak: float) -> str:
     return markdown_row(
         (
             row.dataset,
-            row.architecture,
             row.n_train,
             row.members,
             row.chunk,
-            row.steps,
-            f"{row.loop_member_steps_per_s:.1f}",
-            f"{row.batched_member_steps_per_s:.1f}",
-            f"{row.ratio:.2f}",
+            f"{row.loop:.1f}",
+            f"{row.reference:.1f}",
+            f"{row.tiled:.1f}",
+            f"{row.speedup:.2f}",
+            f"{row.vmap_over_loop:.2f}",
+            f"{row.gflops(row.tiled):.1f}",
+            f"{row.gflops(row.tiled) / peak:.1%}",
         )
     )
 
@@ -180,15 +223,9 @@ def _ints(text: str) -> list[int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small data sets, 10 steps")
-    parser.add_argument("--steps", type=int, help="steps per member (default 100, quick 10)")
-    parser.add_argument("--members", type=_ints, default=[1, 8, 32, 128])
-    parser.add_argument(
-        "--chunks",
-        default="all",
-        help="comma list of members per batched program; 'all' = every member at once "
-        "(default: all, plus the platform default)",
-    )
+    parser.add_argument("--quick", action="store_true", help="small data sets, few steps")
+    parser.add_argument("--steps", type=int, help="steps per member (default D-I 50, D-II 20)")
+    parser.add_argument("--members", type=_ints, default=[8, 32, 128])
     parser.add_argument(
         "--size",
         action="append",
@@ -197,38 +234,38 @@ def main() -> None:
         help="approximate size of a data set, e.g. D-II=10000 (default: the paper's; quick: small)",
     )
     parser.add_argument("--datasets", default="D-I,D-II")
-    parser.add_argument("--repeats", type=int, default=3, help="report the best of this many runs")
+    parser.add_argument("--repeats", type=int, default=2, help="report the best of this many runs")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    steps = args.steps or (10 if args.quick else 100)
-    chunks: list[int | None] = [
-        None if part == "all" else int(part) for part in args.chunks.split(",") if part
-    ]
-    chunks.append(default_member_chunk())
-    wanted = set(args.datasets.split(","))
     sizes = {name: int(n) for name, _, n in (pair.partition("=") for pair in args.size)}
-    print(f"devices: {jax.devices()}\n\n{markdown_table(_HEADER, [])}", end="", flush=True)
-    rows = [
-        row
-        for name, layers in CASES
-        if name in wanted
-        for row in measure(
-            name,
-            layers,
-            args.members,
-            chunks,
-            steps,
-            sizes.get(name, QUICK_SIZES[name] if args.quick else None),
-            1 if args.quick else args.repeats,
-        )
-    ]
+    repeats = 1 if args.quick else args.repeats
+    peak = matmul_peak_gflops()
+    print(f"devices: {jax.devices()}; matmul peak {peak:.1f} GFLOP/s; member-steps/s:\n")
+    print(markdown_table(HEADER, []), end="", flush=True)
+    rows = []
+    for name in args.datasets.split(","):
+        steps = args.steps or (5 if args.quick else STEPS[name])
+        size = sizes.get(name, QUICK_SIZES[name] if args.quick else None)
+        for row in measure(name, args.members, steps, size, repeats):
+            print(_markdown_row(row, peak), flush=True)
+            rows.append(row)
     report = {
         **jax_machine(),
-        "steps": steps,
+        "matmul_peak_gflops": peak,
         "sizes": sizes,
         "quick": args.quick,
-        "repeats": 1 if args.quick else args.repeats,
-        "rows": [row.__dict__ | {"ratio": row.ratio} for row in rows],
+        "repeats": repeats,
+        "rows": [
+            dataclasses.asdict(row)
+            | {
+                "tiled_over_reference": row.speedup,
+                "tiled_over_loop": row.vmap_over_loop,
+                "tiled_gflops": row.gflops(row.tiled),
+                "reference_gflops": row.gflops(row.reference),
+                "tiled_share_of_peak": row.gflops(row.tiled) / peak,
+            }
+            for row in rows
+        ],
     }
     atomic_write_text(args.out, json.dumps(report, indent=2) + "\n")
     print(f"\nwrote {args.out}")

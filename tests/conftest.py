@@ -9,6 +9,9 @@ from topnn_jax.config import ExperimentConfig, parse_config
 
 # Broadcasting arrays of different ranks is an error, not a silent reshape.
 jax.config.update("jax_numpy_rank_promotion", "raise")
+# One CPU device for the whole session, whichever test runs first (the command line asks for one
+# per core when JAX has not started; results do not depend on the count, tested in a subprocess).
+jax.devices()
 
 TINY_EXPERIMENT = """
 [data]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -24,6 +25,7 @@ from topnn_jax.layer_clouds import homology_layers
 from topnn_jax.pipeline import RunEvents, interleave, run_experiment, top_up_round_size
 from topnn_jax.results import summarize
 from topnn_jax.store import load_network
+from topnn_jax.store.directory import open_store
 from topnn_jax.topology import SerialExecutor
 
 
@@ -157,6 +159,20 @@ def test_resume_refuses_another_experiment(reference, tmp_path, tiny_config, tin
     )
     with pytest.raises(InputError, match="holds a run of a different experiment"):
         run_experiment(changed, out=out, resume=True)
+
+
+def test_a_store_of_the_first_training_step_resumes_only_with_it(tmp_path, tiny_config):
+    document = tiny_config.to_dict()
+    del document["training"]["step"]  # as written before [training] step existed
+    (tmp_path / "config.json").write_text(json.dumps(document))
+    with pytest.raises(InputError, match="trained with \\[training\\] step = 'reference'"):
+        open_store(tiny_config, tmp_path, resume=True)
+    first = dataclasses.replace(
+        tiny_config, training=dataclasses.replace(tiny_config.training, step="reference")
+    )
+    open_store(first, tmp_path, resume=True)
+    assert json.loads((tmp_path / "config.json").read_text())["training"]["step"] == "reference"
+    assert json.loads((tmp_path / "environment.json").read_text())["packages"]["gudhi"]
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import os
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from topnn_jax.cli import training as training_cli
 from topnn_jax.config import TrainingConfig
 from topnn_jax.datasets import Dataset, load
 from topnn_jax.errors import InputError
-from topnn_jax.models import ArchitectureSpec, layer_outputs
+from topnn_jax.models import ACTIVATIONS, ArchitectureSpec, layer_outputs
 from topnn_jax.networks import Member, make_members
 from topnn_jax.store import (
     NETWORK_COLUMNS,
@@ -27,7 +28,16 @@ from topnn_jax.store import (
     save_network,
     write_networks_csv,
 )
-from topnn_jax.training import TrainData, batched_chunk, init_state, plan_buckets, train
+from topnn_jax.training import (
+    TrainData,
+    _reference_gradient,
+    _tiled_gradient,
+    batched_chunk,
+    init_state,
+    plan_buckets,
+    point_tiles,
+    train,
+)
 
 CONFIG = TrainingConfig(max_steps=600, eval_every=100)
 
@@ -83,6 +93,72 @@ def test_seed_trained_alone_matches_seed_in_a_batch(eight, d1, activation):
     batch = init_state(members, bucket, CONFIG)
     for a, b in zip(jax.tree.leaves(first.params), jax.tree.leaves(batch.params), strict=True):
         np.testing.assert_array_equal(a[0], b[index])
+
+
+def test_reference_step_is_independent_of_batch_mates(d1):
+    specs = [ArchitectureSpec.parse("3_by_6", 2, a) for a in ("relu", "tanh")]
+    members = make_members(d1.name, specs, range(2))
+    config = TrainingConfig(max_steps=200, eval_every=100, step="reference")
+    together = train(d1, members, config)
+    _assert_same(train(d1, members[2:3], config), together[2:3])
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_tiled_gradient_equals_the_reference_gradient(d1, activation):
+    spec = ArchitectureSpec.parse("2-8-3-8-2", 2, activation)
+    member = make_members(d1.name, [spec], [0])
+    params = jax.tree.map(
+        lambda x: x[0], init_state(member, plan_buckets([spec], 0)[0], CONFIG).params
+    )
+    points = jnp.asarray(d1.train_points, jnp.float32)
+    labels = jnp.asarray(d1.train_labels, jnp.int32)
+    tiles = point_tiles(points, labels, 64)
+    assert len(points) % 64 and tiles.points.shape == (-(-len(points) // 64), 2, 64)  # padded
+    assert float(tiles.weights.sum()) == pytest.approx(1) and tiles.labels.shape == (
+        len(tiles.points),
+        64,
+    )
+    loss, grads = _tiled_gradient(params, ACTIVATIONS[activation], tiles)
+    want_loss, want = _reference_gradient(params, ACTIVATIONS[activation], points, labels)
+    assert float(loss) == pytest.approx(float(want_loss), rel=1e-5)
+    for got, expected in zip(jax.tree.leaves(grads), jax.tree.leaves(want), strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+
+
+def _dead_state(d1, config):
+    """Two members whose parameters are all zero: ReLU units output 0, every point gets class 0
+    for ever (the bias learns the class prior)."""
+    spec = ArchitectureSpec.parse("3_by_4", 2, "relu")
+    members = make_members(d1.name, [spec], range(2))
+    state = init_state(members, plan_buckets([spec], 0.25)[0], config)
+    data = TrainData(
+        *map(jnp.asarray, (d1.train_points, d1.train_labels, d1.test_points, d1.test_labels))
+    )
+    return state._replace(params=jax.tree.map(jnp.zeros_like, state.params)), data
+
+
+@pytest.mark.parametrize(
+    ("rules", "stop_at"),
+    [({}, None), ({"stop_when_dead": True}, 10), ({"stop_when_stalled": True}, 20)],
+)
+def test_lost_causes_stop_at_a_check(d1, rules, stop_at):
+    config = TrainingConfig(max_steps=40, eval_every=10, **rules)
+    state, data = _dead_state(d1, config)
+    for _ in range(4):
+        state = batched_chunk(state, data, activations=("relu",), config=config, padded=False)
+    assert not state.done.any()
+    assert state.steps.tolist() == [stop_at or 40] * 2
+    assert state.stopped.tolist() == [stop_at is not None] * 2
+
+
+def test_a_stalled_network_ends_not_well_trained(d1):
+    spec = ArchitectureSpec.parse("3_by_6", 2, "relu")
+    config = TrainingConfig(learning_rate=1e-12, max_steps=300, eval_every=100)
+    members = make_members(d1.name, [spec], range(2))
+    stalled = train(d1, members, dataclasses.replace(config, stop_when_stalled=True))
+    assert [n.result.steps for n in stalled] == [200, 200]
+    assert not any(n.result.well_trained for n in stalled)
+    assert [n.result.steps for n in train(d1, members, config)] == [300, 300]
 
 
 def test_early_stopped_member_is_frozen(eight, d1):
@@ -187,6 +263,19 @@ def test_minibatches_are_independent_of_batch_mates(d1):
     _assert_same(train(d1, members[3:], config), together[3:])
 
 
+def test_cpu_devices_are_asked_for_before_jax_starts():
+    script = (
+        "import jax; from topnn_jax.cpu_devices import use_cpu_cores; "
+        "print(use_cpu_cores(3), use_cpu_cores(5), jax.device_count())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["3", "3", "3"]  # the second call comes too late: kept
+
+
 def test_member_key_comes_from_identity():
     spec = ArchitectureSpec.parse("10_by_15", 2, "relu")
     member = Member("D-I", spec, 2)
@@ -266,6 +355,8 @@ def test_bad_input_raises_input_error(d1):
         ("batch_size", 0),
         ("max_test_error", 1.5),
         ("member_chunk", 0),
+        ("tile_points", 0),
+        ("step", "fast"),
     ],
 )
 def test_bad_config_raises_input_error(field, value):

@@ -93,6 +93,13 @@ class NetworksSection:
             raise InputError(f"[networks] seeds must be distinct and >= 0, got {list(self.seeds)}")
 
 
+TRAINING_STEPS = ("tiled", "reference")
+"""Names of the training steps (`TrainingConfig.step`); see `topnn_jax.training`."""
+
+SAVED_TRAINING_DEFAULTS = {"step": "reference"}
+"""[training] values of stores written before the key existed (what trained their networks)."""
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """How to train; defaults are the paper's protocol.
@@ -112,8 +119,19 @@ class TrainingConfig:
         max_padding_waste: the planner merges architectures of one depth into a zero-padded
             bucket only while at most this fraction of the bucket's work is padding.
         member_chunk: members per compiled program run (rounded up to a multiple of the device
-            count); None = `topnn_jax.training.CPU_MEMBER_CHUNK` on CPU, all members of a
-            bucket elsewhere.
+            count); None = `topnn_jax.training.default_member_chunk` (8 on a 2-core CPU, all
+            members of a bucket elsewhere).
+        step: how a training step computes the gradient, a name in `TRAINING_STEPS`: "tiled"
+            (activations feature-major, the full-batch gradient summed over tiles of
+            `tile_points` points; the default) or "reference" (the first version: one
+            row-major pass over all points; what stores without this key were trained with).
+            The two round differently; a store is resumed only with the step that made it.
+        tile_points: points per tile of the "tiled" step; None = `TILE_POINTS_CPU` on CPU,
+            every point in one tile elsewhere.
+        stop_when_stalled: the original code's rule: a member whose best training accuracy did
+            not rise since the previous check stops there (not well trained).
+        stop_when_dead: a member whose predictions are one class for every training point at a
+            check stops there (not well trained).
     """
 
     learning_rate: float = 0.02
@@ -128,8 +146,16 @@ class TrainingConfig:
     max_test_error: float = 0.01
     max_padding_waste: float = 0.25
     member_chunk: int | None = None
+    step: str = "tiled"
+    tile_points: int | None = None
+    stop_when_stalled: bool = False
+    stop_when_dead: bool = False
 
     def __post_init__(self) -> None:
+        if self.step not in TRAINING_STEPS:
+            raise InputError(
+                f"[training] step must be one of {', '.join(TRAINING_STEPS)}, got {self.step!r}"
+            )
         positive = ("learning_rate", "decay_steps", "decay_rate", "max_steps", "eval_every")
         for name in positive:
             if not getattr(self, name) > 0:
@@ -139,7 +165,7 @@ class TrainingConfig:
                 raise InputError(f"training {name} must be in [0, 1), got {getattr(self, name)}")
         if not self.epsilon >= 0:
             raise InputError(f"training epsilon must be >= 0, got {self.epsilon}")
-        for name in ("batch_size", "member_chunk"):
+        for name in ("batch_size", "member_chunk", "tile_points"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise InputError(f"training {name} must be >= 1 or None, got {value}")
@@ -322,7 +348,17 @@ def config_from_saved(document: Any, fallback_name: str) -> ExperimentConfig:
     if not isinstance(document, dict):
         raise InputError(f"config {fallback_name}: expected a table of sections")
     name = str(document.get("name", fallback_name))
-    return config_from_document({k: v for k, v in document.items() if k != "name"}, name)
+    return config_from_document(with_saved_defaults(document), name)
+
+
+def with_saved_defaults(document: dict) -> dict:
+    """A store's config.json without its "name", the [training] keys that older stores lack
+    filled in as they were then (`SAVED_TRAINING_DEFAULTS`)."""
+    sections = {key: value for key, value in document.items() if key != "name"}
+    training = sections.get("training")
+    if isinstance(training, dict):
+        sections["training"] = SAVED_TRAINING_DEFAULTS | training
+    return sections
 
 
 def _normalise(section: str, table: dict) -> dict:

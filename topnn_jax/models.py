@@ -208,6 +208,24 @@ def forward(params: Params, points: jax.Array, activation: Activation) -> list[j
     return MLP(features, activation).apply({"params": params}, points)
 
 
+def forward_feature_major(params: Params, points: jax.Array, activation: Activation) -> jax.Array:
+    """The logits float[output_dim, T] of points stored feature-major, float[d, T].
+
+    The same function as `forward` (the last layer linear), computed with every layer's
+    activations as [width, T] (points contiguous): on CPU, XLA's products of these narrow layers
+    run faster this way. Rounding differs from `forward` in the last bits.
+    """
+    h = points
+    for i in range(len(params)):
+        layer = params[f"Dense_{i}"]
+        ones = jnp.ones((1, h.shape[-1]), h.dtype)
+        kernel = jnp.concatenate([layer["kernel"], layer["bias"][None]])
+        h = jnp.einsum("de,dt->et", kernel, jnp.concatenate([h, ones]))
+        if i < len(params) - 1:
+            h = activation(h)
+    return h
+
+
 def pad_params(params: Params, widths: Sequence[int]) -> Params:
     """Zero-pad every layer of `params` to the layer widths `widths` (input, hidden..., output).
 

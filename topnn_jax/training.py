@@ -16,8 +16,21 @@ Layout of a run (`train`):
   After each chunk the loop stops once every member is done, failed or at the step limit; when at
   most half of the batch is still training, the rest move to a smaller batch.
 
-A member's key comes from its identity (`Member.key`), and on CPU its whole training is bitwise
-the same whatever its batch mates, the batch size or the number of devices (tests check this).
+Two training steps compute the same full-batch gradient (`TrainingConfig.step`): "reference", one
+row-major pass over all points (the first version), and "tiled" (the default), every layer's
+activations feature-major ([width, points], points contiguous) and the gradient summed over tiles
+of points in a `lax.scan`, so that a tile's activations stay in cache (2x the member-steps/s
+on a 2-core CPU, see benchmarks/bench_training.py). On CPU, JAX's CPU platform should have one
+device per core (`topnn_jax.cpu_devices.use_cpu_cores`, which the command line calls): a small
+product runs on one core, so the members are split over the devices.
+
+Optional early stops of lost causes, decided at checks: `stop_when_stalled` (the original code's
+rule: the best training accuracy did not rise since the previous check) and `stop_when_dead` (one
+class predicted for every training point).
+
+A member's key comes from its identity (`Member.key`), and on one backend and step its whole
+training is bitwise the same whatever its batch mates, the batch size or the number of devices
+(tests check this).
 """
 
 from __future__ import annotations
@@ -45,6 +58,7 @@ from topnn_jax.models import (
     Params,
     dense_cost,
     forward,
+    forward_feature_major,
     init_params,
     pad_params,
     unpad_params,
@@ -52,7 +66,14 @@ from topnn_jax.models import (
 from topnn_jax.networks import Member, TrainedNetwork, TrainingResult
 
 CPU_MEMBER_CHUNK = 8
-"""Default members per program on CPU (see benchmarks/bench_training.py); all on accelerators."""
+CPU_MEMBERS_PER_DEVICE = 4
+"""Default members per program on CPU: `CPU_MEMBER_CHUNK`, or `CPU_MEMBERS_PER_DEVICE` per CPU
+device where that is more (see benchmarks/bench_training.py); all members of a bucket on
+accelerators."""
+
+TILE_POINTS_CPU = 256
+"""Points per tile of the "tiled" step on CPU (benchmarks/bench_training.py: 256 to 1,024 about
+alike, whole data sets 1.5x slower); elsewhere one tile holds every point."""
 
 
 def _adam(config: TrainingConfig) -> optax.GradientTransformation:
@@ -139,6 +160,9 @@ class MemberState(NamedTuple):
         done: bool, every training point was correct at a check.
         fail_step: int32 step at which the loss or parameters became non-finite, else -1.
         train_correct, test_correct: int32 correct counts at the last check.
+        best_correct: int32 most training points correct at any check so far, -1 before the
+            first (for `TrainingConfig.stop_when_stalled`).
+        stopped: bool, stopped early at a check as a lost cause (stalled or dead).
     """
 
     params: Params
@@ -151,6 +175,42 @@ class MemberState(NamedTuple):
     fail_step: jax.Array
     train_correct: jax.Array
     test_correct: jax.Array
+    best_correct: jax.Array
+    stopped: jax.Array
+
+
+class PointTiles(NamedTuple):
+    """Points cut into tiles for the "tiled" step, the last tile zero-padded.
+
+    Attributes:
+        points: float32[tiles, d, T], feature-major.
+        labels: int32[tiles, T].
+        weights: float32[tiles, T]: 1 / n for a real point, 0 for padding.
+    """
+
+    points: jax.Array
+    labels: jax.Array
+    weights: jax.Array
+
+
+def point_tiles(points: jax.Array, labels: jax.Array, tile: int) -> PointTiles:
+    """Cut float[n, d] points and int[n] labels into feature-major tiles of min(tile, n)."""
+    n, d = points.shape
+    size = min(tile, n)
+    count = -(-n // size)
+    pad = count * size - n
+    weights = jnp.concatenate([jnp.full(n, 1.0 / n, jnp.float32), jnp.zeros(pad, jnp.float32)])
+    points = jnp.pad(points, ((0, pad), (0, 0))).reshape(count, size, d).transpose(0, 2, 1)
+    labels = jnp.pad(labels, (0, pad)).reshape(count, size)
+    return PointTiles(points, labels, weights.reshape(count, size))
+
+
+def tile_points(config: TrainingConfig) -> int | None:
+    """Points per tile of the "tiled" step: the config's, else `TILE_POINTS_CPU` on CPU, else
+    None (one tile)."""
+    if config.tile_points is not None:
+        return config.tile_points
+    return TILE_POINTS_CPU if jax.default_backend() == "cpu" else None
 
 
 def _activation(activations: tuple[str, ...], index: jax.Array) -> Callable[[jax.Array], jax.Array]:
@@ -160,11 +220,67 @@ def _activation(activations: tuple[str, ...], index: jax.Array) -> Callable[[jax
     return lambda x: jax.lax.switch(index, branches, x)
 
 
-def _count_correct(
+class Check(NamedTuple):
+    """An accuracy check: int32 correct count and int32[classes] count of each predicted class."""
+
+    correct: jax.Array
+    predicted: jax.Array
+
+
+def _check(predictions: jax.Array, labels: jax.Array, real: jax.Array, classes: int) -> Check:
+    correct = jnp.sum((predictions == labels) & real, dtype=jnp.int32)
+    counts = jnp.sum((predictions[None] == jnp.arange(classes)[:, None]) & real[None], axis=1)
+    return Check(correct, counts.astype(jnp.int32))
+
+
+def _reference_check(
     params: Params, activation: Callable, points: jax.Array, labels: jax.Array
-) -> jax.Array:
+) -> Check:
     logits = forward(params, points, activation)[-1]
-    return jnp.sum(jnp.argmax(logits, axis=-1) == labels, dtype=jnp.int32)
+    predictions = jnp.argmax(logits, axis=-1)
+    return _check(predictions, labels, jnp.ones_like(labels, bool), logits.shape[-1])
+
+
+def _tiled_check(params: Params, activation: Callable, tiles: PointTiles) -> Check:
+    def one(total: Check, tile: tuple[jax.Array, ...]) -> tuple[Check, None]:
+        points, labels, weights = tile
+        logits = forward_feature_major(params, points, activation)
+        check = _check(jnp.argmax(logits, axis=0), labels, weights > 0, logits.shape[0])
+        return Check(*jax.tree.map(jnp.add, tuple(total), tuple(check))), None
+
+    classes = params[f"Dense_{len(params) - 1}"]["bias"].shape[-1]
+    zero = Check(jnp.zeros((), jnp.int32), jnp.zeros(classes, jnp.int32))
+    return jax.lax.scan(one, zero, tuple(tiles))[0]
+
+
+def _reference_gradient(
+    params: Params, activation: Callable, points: jax.Array, labels: jax.Array
+) -> tuple[jax.Array, Params]:
+    """Mean cross-entropy of all points and its gradient, in one row-major pass."""
+
+    def loss_fn(params: Params) -> jax.Array:
+        logits = forward(params, points, activation)[-1]
+        return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+    return jax.value_and_grad(loss_fn)(params)
+
+
+def _tiled_gradient(
+    params: Params, activation: Callable, tiles: PointTiles
+) -> tuple[jax.Array, Params]:
+    """Mean cross-entropy and its gradient, summed tile by tile (weights 1 / n)."""
+
+    def tile_loss(params: Params, points: jax.Array, labels: jax.Array, weights: jax.Array):
+        logits = forward_feature_major(params, points, activation)
+        losses = optax.softmax_cross_entropy_with_integer_labels(logits.T, labels)
+        return jnp.sum(losses * weights)
+
+    def accumulate(total: tuple, tile: tuple[jax.Array, ...]) -> tuple[tuple, None]:
+        value = jax.value_and_grad(tile_loss)(params, *tile)
+        return jax.tree.map(jnp.add, total, value), None
+
+    zero = (jnp.zeros((), jnp.float32), jax.tree.map(jnp.zeros_like, params))
+    return jax.lax.scan(accumulate, zero, tuple(tiles))[0]
 
 
 def train_chunk(
@@ -177,27 +293,24 @@ def train_chunk(
 ) -> MemberState:
     """Run `config.eval_every` steps of one member, then check its accuracy (pure; vmap it).
 
-    A member that is done, failed or at `config.max_steps` takes no step. A step whose loss or
-    new parameters are not finite is not applied and marks the member failed.
+    A member that is done, failed, stopped or at `config.max_steps` takes no step. A step whose
+    loss or new parameters are not finite is not applied and marks the member failed. At the
+    check, the early-stop rules of `config` may stop the member.
 
     Args:
         state: one member's state (unstacked).
         data: the shared data set.
         activations: the bucket's activations (`state.activation` indexes it).
-        config: training settings.
+        config: training settings (`config.step` picks the gradient computation).
         padded: whether the bucket has padded members (then padding is re-zeroed each step).
     """
     activation = _activation(activations, state.activation)
     optimizer = _adam(config)
     n_train = data.train_labels.shape[0]
-
-    def loss_fn(params: Params, points: jax.Array, labels: jax.Array) -> jax.Array:
-        logits = forward(params, points, activation)[-1]
-        return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+    tiled = config.step == "tiled"
+    tile = tile_points(config) or n_train
 
     def batch(steps: jax.Array) -> tuple[jax.Array, jax.Array]:
-        if config.batch_size is None:
-            return data.train_points, data.train_labels
         size = min(config.batch_size, n_train)
         per_epoch = n_train // size
         key = jax.random.fold_in(jax.random.wrap_key_data(state.key), steps // per_epoch)
@@ -205,10 +318,27 @@ def train_chunk(
         index = jax.lax.dynamic_slice(order, ((steps % per_epoch) * size,), (size,))
         return data.train_points[index], data.train_labels[index]
 
+    train_tiles = point_tiles(data.train_points, data.train_labels, tile) if tiled else None
+
+    def gradient(params: Params, steps: jax.Array) -> tuple[jax.Array, Params]:
+        if config.batch_size is None and tiled:
+            return _tiled_gradient(params, activation, train_tiles)
+        points, labels = (
+            (data.train_points, data.train_labels) if config.batch_size is None else batch(steps)
+        )
+        if tiled:
+            return _tiled_gradient(params, activation, point_tiles(points, labels, tile))
+        return _reference_gradient(params, activation, points, labels)
+
+    def check(params: Params, points: jax.Array, labels: jax.Array) -> Check:
+        if tiled:
+            return _tiled_check(params, activation, point_tiles(points, labels, tile))
+        return _reference_check(params, activation, points, labels)
+
     def step(carry: tuple, _: None) -> tuple[tuple, None]:
         params, opt_state, steps, fail_step = carry
-        active = ~state.done & (fail_step < 0) & (steps < config.max_steps)
-        loss, grads = jax.value_and_grad(loss_fn)(params, *batch(steps))
+        active = ~state.done & ~state.stopped & (fail_step < 0) & (steps < config.max_steps)
+        loss, grads = gradient(params, steps)
         updates, new_opt_state = optimizer.update(grads, opt_state, params)
         new_params = optax.apply_updates(params, updates)
         if padded:  # padding stays exactly zero, so padded units compute nothing
@@ -230,16 +360,23 @@ def train_chunk(
     (params, opt_state, steps, fail_step), _ = jax.lax.scan(
         step, carry, None, length=config.eval_every
     )
-    train_correct = _count_correct(params, activation, data.train_points, data.train_labels)
-    test_correct = _count_correct(params, activation, data.test_points, data.test_labels)
+    on_train = check(params, data.train_points, data.train_labels)
+    on_test = check(params, data.test_points, data.test_labels)
+    done = state.done | ((fail_step < 0) & (on_train.correct == n_train))
+    trained = steps > state.steps  # the member took steps in this chunk
+    stalled = (state.best_correct >= 0) & (on_train.correct <= state.best_correct)
+    dead = jnp.max(on_train.predicted) == n_train
+    lost = (config.stop_when_stalled & stalled) | (config.stop_when_dead & dead)
     return state._replace(
         params=params,
         opt_state=opt_state,
         steps=steps,
         fail_step=fail_step,
-        done=state.done | ((fail_step < 0) & (train_correct == n_train)),
-        train_correct=train_correct,
-        test_correct=test_correct,
+        done=done,
+        train_correct=on_train.correct,
+        test_correct=on_test.correct,
+        best_correct=jnp.maximum(state.best_correct, on_train.correct),
+        stopped=state.stopped | (trained & ~done & (fail_step < 0) & lost),
     )
 
 
@@ -331,6 +468,8 @@ def init_state(members: Sequence[Member], bucket: Bucket, config: TrainingConfig
         fail_step=jnp.full(n, -1, jnp.int32),
         train_correct=jnp.zeros(n, jnp.int32),
         test_correct=jnp.zeros(n, jnp.int32),
+        best_correct=jnp.full(n, -1, jnp.int32),
+        stopped=jnp.zeros(n, bool),
     )
 
 
@@ -344,9 +483,13 @@ class Progress:
     members: int
 
 
-def member_mesh() -> jax.sharding.Mesh:
-    """A 1-D mesh ("members") over all local devices, sharding chosen by the compiler."""
-    devices = jax.local_devices()
+def member_mesh(members: int | None = None, max_devices: int | None = None) -> jax.sharding.Mesh:
+    """A 1-D mesh ("members") over the local devices, sharding chosen by the compiler: all of
+    them, at most `max_devices`, and no more than give groups of `members` two members per
+    device (a batch of one compiles differently, see `batch_size`)."""
+    devices = jax.local_devices()[:max_devices]
+    if members is not None:
+        devices = devices[: max(1, min(len(devices), members // 2))]
     return jax.make_mesh(
         (len(devices),), ("members",), (jax.sharding.AxisType.Auto,), devices=devices
     )
@@ -364,8 +507,11 @@ def device_data(dataset: Dataset, mesh: jax.sharding.Mesh) -> list[TrainData]:
 
 
 def default_member_chunk() -> int | None:
-    """Members per program when the config does not say: `CPU_MEMBER_CHUNK` on CPU, else all."""
-    return CPU_MEMBER_CHUNK if jax.default_backend() == "cpu" else None
+    """Members per program when the config does not say (see `CPU_MEMBERS_PER_DEVICE`); None
+    (all) off the CPU."""
+    if jax.default_backend() != "cpu":
+        return None
+    return max(CPU_MEMBER_CHUNK, CPU_MEMBERS_PER_DEVICE * jax.local_device_count())
 
 
 def train(
@@ -411,10 +557,10 @@ def train_groups(
     """
     check_members(dataset, members)
     at_steps = config.check_at_steps(at_steps)
-    mesh = member_mesh()
-    data = device_data(dataset, mesh)
     buckets = plan_buckets([m.spec for m in members], config.max_padding_waste)
     chunk = config.member_chunk or default_member_chunk() or len(members)
+    mesh = member_mesh(min(chunk, len(members)))
+    data = device_data(dataset, mesh)
     groups = [(bucket, part) for bucket in buckets for part in _split(bucket.members, chunk)]
     finished_before = 0
     for g, (bucket, indices) in enumerate(groups):
@@ -529,8 +675,11 @@ def _train_group(
         step += config.eval_every
         if step in at_steps and step < config.max_steps:
             _keep_snapshots(snapshots, group, rows, state, step)
-        steps, done, fail_step = jax.device_get((state.steps, state.done, state.fail_step))
-        active = (rows >= 0) & ~(done | (fail_step >= 0) | (steps >= config.max_steps))
+        steps, done, stopped, fail_step = jax.device_get(
+            (state.steps, state.done, state.stopped, state.fail_step)
+        )
+        ended = done | stopped | (fail_step >= 0) | (steps >= config.max_steps)
+        active = (rows >= 0) & ~ended
         n_active = int(active.sum())
         report(min(step, config.max_steps), len(group) - n_active)
         if n_active and batch_size(n_active, n_devices) > len(rows) // 2:

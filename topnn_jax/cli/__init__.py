@@ -19,6 +19,7 @@ from topnn_jax.cli import report as report_cmd
 from topnn_jax.cli import run as run_cmd
 from topnn_jax.cli import topology as topology_cmd
 from topnn_jax.cli import training as training_cmd
+from topnn_jax.cpu_devices import use_cpu_cores
 from topnn_jax.errors import InputError
 
 COMMAND_MODULES = (run_cmd, report_cmd, datasets_cmd, training_cmd, topology_cmd, measure_cmd)
@@ -42,6 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `topnn-jax` console script; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    use_cpu_cores()
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

@@ -8,6 +8,7 @@ from pathlib import Path
 from topnn_jax.cli.datasets import add_dataset_options, load_dataset, parse_options
 from topnn_jax.cli.progress import Counter
 from topnn_jax.config import (
+    TRAINING_STEPS,
     DataSection,
     ExperimentConfig,
     NetworksSection,
@@ -70,6 +71,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--member-chunk", type=int, help="networks per compiled program (default: automatic)"
     )
+    parser.add_argument(
+        "--step",
+        choices=TRAINING_STEPS,
+        default=DEFAULTS.step,
+        help="how a step computes the gradient (default tiled; reference: the first version)",
+    )
+    parser.add_argument(
+        "--stop-when-stalled",
+        action="store_true",
+        help="stop a network whose best training accuracy did not rise since the last check",
+    )
+    parser.add_argument(
+        "--stop-when-dead",
+        action="store_true",
+        help="stop a network that predicts one class for every training point at a check",
+    )
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--no-progress", action="store_true", help="show no progress")
 
@@ -124,6 +141,9 @@ def _run_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         max_test_error=args.max_test_error,
         member_chunk=args.member_chunk,
+        step=args.step,
+        stop_when_stalled=args.stop_when_stalled,
+        stop_when_dead=args.stop_when_dead,
     )
     dataset = load_dataset(args.dataset, args.data_seed, args.size, args.option)
     experiment = _experiment(args, config)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import jax
 
-from topnn_jax.config import ExperimentConfig
+from topnn_jax.config import ExperimentConfig, with_saved_defaults
 from topnn_jax.errors import InputError
 from topnn_jax.store.records import (
     BETTI_FILE,
@@ -23,7 +23,7 @@ from topnn_jax.store.records import (
 )
 from topnn_jax.topology.pool import available_cpus
 
-PACKAGES = ("topnn-jax", "jax", "jaxlib", "flax", "optax", "numpy", "scipy", "giotto-ph")
+PACKAGES = ("topnn-jax", "jax", "jaxlib", "flax", "optax", "numpy", "scipy", "giotto-ph", "gudhi")
 
 
 def environment() -> dict:
@@ -67,16 +67,25 @@ def open_store(
             raise InputError(
                 f"{out} already holds results; {continue_with}, or choose another --out"
             )
-        saved = read_json(config_path)
+        saved = with_saved_defaults(read_json(config_path))
         current = config.to_dict()
         if resumable_part(saved) != resumable_part(current):
             raise InputError(
                 f"{out} holds a run of a different experiment; resume needs the same config "
                 "(only [run], [networks] top_up and [training] member_chunk may change)"
+                + _step_hint(saved, current)
             )
     out.mkdir(parents=True, exist_ok=True)
     write_json(config_path, config.to_dict())
     write_json(out / ENVIRONMENT_FILE, environment())
+
+
+def _step_hint(saved: dict, current: dict) -> str:
+    """What to set when only the training step differs (a store of the first version)."""
+    step = saved.get("training", {}).get("step")
+    if isinstance(step, str) and step != current["training"]["step"]:
+        return f"; its networks were trained with [training] step = {step!r}: set that to resume"
+    return ""
 
 
 def resumable_part(config: dict) -> dict:

@@ -167,8 +167,8 @@ def betti_numbers(
         scale: hop scale s >= 1: the complex is the clique complex of "at most s hops apart".
         maxdim: highest Betti number computed, 0..3.
         collapse: a name in `topnn_jax.topology.homology.COLLAPSES`: "auto" (default: "edge"
-            where gudhi is installed, else "vertex"), "vertex", "edge" or "none". All give the
-            same Betti numbers.
+            for maxdim >= 2 where gudhi is installed, else "vertex"), "vertex", "edge" or
+            "none". All give the same Betti numbers.
         n_threads: giotto-ph threads.
         max_bytes: refuse a complex estimated to need more memory (default half the RAM).
 

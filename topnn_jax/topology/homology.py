@@ -34,7 +34,7 @@ from topnn_jax.topology.graph import check_complex_size, checked_hop_graph, defa
 
 Collapse = Literal["auto", "vertex", "edge", "none"]
 COLLAPSES: dict[str, str] = {
-    "auto": "edge where gudhi is installed, else vertex (the default)",
+    "auto": "edge for beta_2 and up where gudhi is installed, else vertex (the default)",
     "vertex": "exact strong collapse, then giotto-ph",
     "edge": "strong collapse, then GUDHI's edge collapse (needs gudhi), then giotto-ph",
     "none": "giotto-ph straight on the hop-count filtration (the reference computation)",
@@ -66,17 +66,29 @@ def collapse_help() -> str:
     return "; ".join(f"{name}: {what}" for name, what in COLLAPSES.items())
 
 
-def resolve_collapse(collapse: str) -> Collapse:
-    """Check a collapse name; "auto" becomes "edge" where gudhi is installed, else "vertex".
+EDGE_COLLAPSE_MIN_DIM = 2
+""""auto" uses GUDHI's edge collapse only from this maxdim on: for beta_1 alone the vertex
+collapse leaves giotto-ph little to do and the edge collapse costs more than it saves
+(benchmarks/bench_collapse.py, on every layer cloud of the quick store and of D-II networks)."""
 
-    Every choice gives the same Betti numbers; "edge" is about 2x faster for beta_2 of a D-II
-    class (measured in benchmarks/bench_topology.py).
-    """
+
+def check_collapse(collapse: str) -> Collapse:
+    """`collapse` if it is a name in `COLLAPSES`, else `InputError` listing them."""
     if collapse not in COLLAPSES:
         raise InputError(f"collapse must be one of {', '.join(COLLAPSES)}, got {collapse!r}")
-    if collapse == "auto":
-        return "edge" if importlib.util.find_spec("gudhi") is not None else "vertex"
-    return collapse
+    return collapse  # type: ignore[return-value]
+
+
+def resolve_collapse(collapse: str, maxdim: int) -> Collapse:
+    """The reduction to run for Betti numbers up to `maxdim`: "auto" becomes "edge" where gudhi
+    is installed and maxdim >= `EDGE_COLLAPSE_MIN_DIM`, else "vertex"; others stay.
+
+    Every choice gives the same Betti numbers.
+    """
+    if check_collapse(collapse) != "auto":
+        return collapse
+    edge = maxdim >= EDGE_COLLAPSE_MIN_DIM and importlib.util.find_spec("gudhi") is not None
+    return "edge" if edge else "vertex"
 
 
 def _upper_coo(matrix: sp.csr_array, flat: bool) -> sp.coo_array:
@@ -147,8 +159,7 @@ def betti_from_neighbours(
         neighbours: int[n, k] each point's k nearest other points (n >= 2).
         scale: hop scale s >= 1.
         maxdim: highest homology dimension, 0..3.
-        collapse: a name in `COLLAPSES` (default "auto": "edge" where gudhi is installed,
-            else "vertex").
+        collapse: a name in `COLLAPSES` (default "auto", see `resolve_collapse`).
         n_threads: giotto-ph threads (they help dimensions >= 1 only).
         max_bytes: refuse complexes estimated to need more memory (default: half the RAM):
             the hop graph is checked before it is built, giotto-ph's complex before giotto-ph
@@ -157,7 +168,7 @@ def betti_from_neighbours(
     Returns:
         The Betti numbers with graph sizes and timing.
     """
-    collapse = resolve_collapse(collapse)
+    collapse = resolve_collapse(collapse, maxdim)
     start = time.perf_counter()
     n = neighbours.shape[0]
     max_bytes = default_max_bytes() if max_bytes is None else max_bytes

@@ -21,7 +21,7 @@ from topnn_jax.topology.homology import (
     Collapse,
     GraphBetti,
     betti_from_neighbours,
-    resolve_collapse,
+    check_collapse,
 )
 from topnn_jax.topology.knn_tree import tree_knn_indices
 
@@ -64,8 +64,8 @@ class JobOptions:
     """How a Betti job is computed (the answer never depends on it).
 
     Attributes:
-        collapse: a name in `topnn_jax.topology.homology.COLLAPSES`; "auto" is resolved here,
-            in the process that makes the options.
+        collapse: a name in `topnn_jax.topology.homology.COLLAPSES`; "auto" is resolved per
+            job, by its maxdim (`resolve_collapse`).
         n_threads: giotto-ph threads (they help dimensions >= 1 only).
         max_bytes: refuse a complex estimated to need more memory (None: half the RAM where
             the job runs).
@@ -76,7 +76,7 @@ class JobOptions:
     max_bytes: int | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "collapse", resolve_collapse(self.collapse))
+        check_collapse(self.collapse)
         object.__setattr__(self, "n_threads", check_int("n_threads", self.n_threads, 1))
         if self.max_bytes is not None:
             object.__setattr__(self, "max_bytes", check_int("max_bytes", self.max_bytes, 1))

@@ -108,7 +108,7 @@ class _LocalExecutor:
 
     Args:
         threads: giotto-ph threads per job.
-        collapse: as in `topology.betti_numbers` ("auto" is resolved here, once).
+        collapse: as in `topology.betti_numbers` ("auto" is resolved per job, by its maxdim).
         max_bytes: per-job memory ceiling, as in `topology.betti_numbers`.
     """
 
