@@ -64,7 +64,7 @@ def measure_store(directory: Path) -> list[dict]:
                     "dataset": network.dataset,
                     "layer": layer,
                     "label": label,
-                    "points": table.n_distinct,
+                    "points": table.n_points,
                     "width": int(cloud.shape[1]),
                     "maxdim": preset.maxdim,
                     "betti": list(betti.pop()),
