@@ -119,7 +119,7 @@ def test_tiled_gradient_equals_the_reference_gradient(d1, activation):
         64,
     )
     loss, grads = _tiled_gradient(params, ACTIVATIONS[activation], tiles)
-    want_loss, want = _reference_gradient(params, ACTIVATIONS[activation], points, labels)
+    want_loss, want = _reference_gradient(params, ACTIVATIONS[activation], (points, labels))
     assert float(loss) == pytest.approx(float(want_loss), rel=1e-5)
     for got, expected in zip(jax.tree.leaves(grads), jax.tree.leaves(want), strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)

@@ -233,9 +233,13 @@ def _check(predictions: jax.Array, labels: jax.Array, real: jax.Array, classes: 
     return Check(correct, counts.astype(jnp.int32))
 
 
-def _reference_check(
-    params: Params, activation: Callable, points: jax.Array, labels: jax.Array
-) -> Check:
+def _as_given(points: jax.Array, labels: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """The inputs of a "reference" pass: float[n, d] points and int[n] labels, unchanged."""
+    return points, labels
+
+
+def _reference_check(params: Params, activation: Callable, inputs: tuple) -> Check:
+    points, labels = inputs
     logits = forward(params, points, activation)[-1]
     predictions = jnp.argmax(logits, axis=-1)
     return _check(predictions, labels, jnp.ones_like(labels, bool), logits.shape[-1])
@@ -254,9 +258,10 @@ def _tiled_check(params: Params, activation: Callable, tiles: PointTiles) -> Che
 
 
 def _reference_gradient(
-    params: Params, activation: Callable, points: jax.Array, labels: jax.Array
+    params: Params, activation: Callable, inputs: tuple
 ) -> tuple[jax.Array, Params]:
-    """Mean cross-entropy of all points and its gradient, in one row-major pass."""
+    """Mean cross-entropy of (points, labels) and its gradient, in one row-major pass."""
+    points, labels = inputs
 
     def loss_fn(params: Params) -> jax.Array:
         logits = forward(params, points, activation)[-1]
@@ -318,22 +323,15 @@ def train_chunk(
         index = jax.lax.dynamic_slice(order, ((steps % per_epoch) * size,), (size,))
         return data.train_points[index], data.train_labels[index]
 
-    train_tiles = point_tiles(data.train_points, data.train_labels, tile) if tiled else None
+    # a pass's inputs: feature-major tiles, or the points and labels as given
+    prepare = partial(point_tiles, tile=tile) if tiled else _as_given
+    gradient_of = _tiled_gradient if tiled else _reference_gradient
+    check_of = _tiled_check if tiled else _reference_check
+    train_inputs = prepare(data.train_points, data.train_labels)  # once per chunk
 
     def gradient(params: Params, steps: jax.Array) -> tuple[jax.Array, Params]:
-        if config.batch_size is None and tiled:
-            return _tiled_gradient(params, activation, train_tiles)
-        points, labels = (
-            (data.train_points, data.train_labels) if config.batch_size is None else batch(steps)
-        )
-        if tiled:
-            return _tiled_gradient(params, activation, point_tiles(points, labels, tile))
-        return _reference_gradient(params, activation, points, labels)
-
-    def check(params: Params, points: jax.Array, labels: jax.Array) -> Check:
-        if tiled:
-            return _tiled_check(params, activation, point_tiles(points, labels, tile))
-        return _reference_check(params, activation, points, labels)
+        inputs = train_inputs if config.batch_size is None else prepare(*batch(steps))
+        return gradient_of(params, activation, inputs)
 
     def step(carry: tuple, _: None) -> tuple[tuple, None]:
         params, opt_state, steps, fail_step = carry
@@ -360,8 +358,8 @@ def train_chunk(
     (params, opt_state, steps, fail_step), _ = jax.lax.scan(
         step, carry, None, length=config.eval_every
     )
-    on_train = check(params, data.train_points, data.train_labels)
-    on_test = check(params, data.test_points, data.test_labels)
+    on_train = check_of(params, activation, train_inputs)
+    on_test = check_of(params, activation, prepare(data.test_points, data.test_labels))
     done = state.done | ((fail_step < 0) & (on_train.correct == n_train))
     trained = steps > state.steps  # the member took steps in this chunk
     stalled = (state.best_correct >= 0) & (on_train.correct <= state.best_correct)
