@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jax
 import pytest
 
 from topnn_jax.config import ExperimentConfig, parse_config
+from topnn_jax.pipeline import run_experiment
 
 # Broadcasting arrays of different ranks is an error, not a silent reshape.
 jax.config.update("jax_numpy_rank_promotion", "raise")
@@ -42,6 +45,12 @@ def tiny_toml() -> str:
 def tiny_config(tiny_toml: str) -> ExperimentConfig:
     """The tiny experiment, validated."""
     return parse_config(tiny_toml, name="tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_store(tmp_path_factory, tiny_config: ExperimentConfig) -> Path:
+    """An uninterrupted run of the tiny experiment by the local executor (read it only)."""
+    return run_experiment(tiny_config, out=tmp_path_factory.mktemp("tiny") / "store")
 
 
 TANH_EXPERIMENT = """

@@ -36,9 +36,9 @@ def table(path: Path, drop: tuple[str, ...] = ("seconds",)) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory, tiny_config) -> Path:
+def reference(tiny_store) -> Path:
     """An uninterrupted run of the tiny experiment."""
-    return run_experiment(tiny_config, out=tmp_path_factory.mktemp("reference") / "store")
+    return tiny_store
 
 
 def test_store_holds_every_network_layer_and_class(reference):
@@ -378,3 +378,13 @@ def test_resume_without_a_config_needs_a_store_to_resume(tmp_path, capsys):
     assert main(["run", "--resume", "--out", str(tmp_path / "typo")]) == 2
     assert "nothing to resume in" in capsys.readouterr().err
     assert not (tmp_path / "typo").exists()
+
+
+def test_the_ray_executor_without_ray_says_how_to_install_it(monkeypatch, tiny_config, tmp_path):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed: import raises
+    config = dataclasses.replace(
+        tiny_config, run=dataclasses.replace(tiny_config.run, executor="ray")
+    )
+    with pytest.raises(InputError, match=r'needs Ray: pip install "topnn-jax\[ray\]"'):
+        run_experiment(config, out=tmp_path / "store")
+    assert not (tmp_path / "store").exists()  # nothing written that would block a rerun

@@ -14,10 +14,11 @@ the package, e.g. `topnn_jax.results`, does not import JAX's training loop):
   `load_diagrams`;
 * experiments: `ExperimentConfig`, `load_config`, `parse_config`, `run_experiment`,
   `RunEvents`; who runs the work: `BettiExecutor`, `TrainingExecutor`, `BettiPool`,
-  `SerialExecutor`, `LocalDevices`;
+  `SerialExecutor`, `LocalDevices`, `RayCluster` (a Ray cluster's executors, needs the ray
+  extra);
 * results: `load_store`, `load_stores`, `Store`, `summarize`, `load_network`,
   `evaluate_claims`, `CLAIMS`, `write_report`;
-* errors: `InputError`.
+* errors: `InputError`, `WorkLostError`.
 """
 
 from topnn_jax._lazy import attach as _attach
@@ -30,13 +31,14 @@ __getattr__, __dir__, __all__ = _attach(
         ".claims": ("CLAIMS", "evaluate_claims"),
         ".config": ("ExperimentConfig", "TrainingConfig", "load_config", "parse_config"),
         ".datasets": ("Dataset", "TopologyPreset", "load"),
-        ".errors": ("InputError",),
+        ".errors": ("InputError", "WorkLostError"),
         ".executors": ("BettiExecutor", "LocalDevices", "TrainingExecutor"),
         ".flax_layers": ("flax_layer_outputs",),
         ".measurement": ("LayerBetti", "Measurement", "measure"),
         ".models": ("ACTIVATIONS", "PAPER_ACTIVATIONS", "ArchitectureSpec", "layer_outputs"),
         ".networks": ("Member", "TrainedNetwork", "make_members"),
         ".pipeline": ("RunEvents", "run_experiment"),
+        ".ray_cluster": ("RayCluster",),
         ".report": ("write_report",),
         ".results": ("Store", "load_store", "load_stores", "summarize"),
         ".store": ("load_diagrams", "load_network"),

@@ -6,7 +6,7 @@ A config has five sections; every key is optional except where noted::
     [networks]  architectures = ["10_by_15"]; activations = ["relu", "tanh"]; seeds = 8; top_up = 8
     [training]  learning_rate = 0.02; max_steps = 12000; eval_every = 500; max_test_error = 0.01
     [topology]  k = 13; scale = 2; stride = 3; maxdim = 1; labels = "true"; measure = "well_trained"
-    [run]       out = "results/quick"; workers = "auto"; threads = "auto"
+    [run]       out = "results/quick"; workers = "auto"; threads = "auto"; executor = "local"
 
 `[training]` takes every field of `TrainingConfig`. `[topology]` keys left out take the data
 set's preset. An unknown key or a wrong type raises `InputError` naming the key and what is
@@ -33,6 +33,8 @@ from topnn_jax.topology.parameters import check_parameter
 DEFAULT_EXPERIMENT = "quick"
 LABEL_SOURCES = ("true", "predicted")
 MEASURE_CHOICES = ("well_trained", "all")
+EXECUTORS = ("local", "ray")
+"""Who runs an experiment's work (`RunSection.executor`): this machine, or a Ray cluster."""
 
 
 @dataclass(frozen=True)
@@ -242,17 +244,38 @@ class TopologySection:
 
 @dataclass(frozen=True)
 class RunSection:
-    """Where results go and how many PH workers run (None = chosen from the CPU count)."""
+    """Where results go and who runs the work.
+
+    Attributes:
+        workers: local PH worker processes (None: chosen from the CPU count).
+        threads: giotto-ph threads per Betti job (None: 1).
+        executor: "local" (this machine's processes and JAX devices) or "ray" (a Ray cluster:
+            training groups and Betti jobs as Ray tasks, see `topnn_jax.ray_cluster`).
+        address: with "ray", the cluster to join ("auto": the one running on this machine,
+            or "HOST:PORT"); None starts a Ray instance on this machine for the run.
+        retries: with "ray", how many times a task whose worker or node died is run again.
+    """
 
     out: str = "results/quick"
     workers: int | None = None
     threads: int | None = None
+    executor: str = "local"
+    address: str | None = None
+    retries: int = 3
 
     def __post_init__(self) -> None:
         for key in ("workers", "threads"):
             value = getattr(self, key)
             if value is not None and value < 1:
                 raise InputError(f'[run] {key} must be >= 1 or "auto", got {value}')
+        if self.executor not in EXECUTORS:
+            raise InputError(
+                f"[run] executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}"
+            )
+        if self.address is not None and self.executor != "ray":
+            raise InputError('[run] address names a Ray cluster: set executor = "ray" too')
+        if self.retries < 0:
+            raise InputError(f"[run] retries must be >= 0, got {self.retries}")
 
 
 @dataclass(frozen=True)

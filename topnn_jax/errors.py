@@ -12,6 +12,14 @@ class InputError(ValueError):
     """
 
 
+class WorkLostError(RuntimeError):
+    """Work that could not be finished for a reason outside the input (a cluster's worker or
+    node died more often than the retries allow): the message says how to continue.
+
+    The CLI turns it into a one-line message and exit code 1 (no traceback).
+    """
+
+
 def check_int(name: str, value: object, low: int, high: int | None = None) -> int:
     """`value` as an int in [low, high], or `InputError` saying what was wrong."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer):

@@ -3,22 +3,30 @@ of networks, as two small protocols that `run_experiment` and `scan_parameters` 
 
 Local implementations: `topnn_jax.topology.BettiPool` (worker processes, the default) and
 `topnn_jax.topology.SerialExecutor` (this process) run Betti jobs (`BettiExecutor` is defined
-beside them); `LocalDevices` trains on this process's JAX devices. Another backend (a
-cluster, say) is one more class with these methods; the pipeline does not change.
+beside them); `LocalDevices` trains on this process's JAX devices. On a Ray cluster,
+`topnn_jax.ray_cluster` has one class of each. `configured_executors` makes those a config's
+`[run]` section names.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
-from topnn_jax.config import TrainingConfig
+from topnn_jax.config import RunSection, TrainingConfig
 from topnn_jax.datasets import Dataset
 from topnn_jax.networks import Member, TrainedNetwork
-from topnn_jax.topology.pool import BettiExecutor
+from topnn_jax.topology.pool import BettiExecutor, given_or_pool
 from topnn_jax.training import Progress, train_groups
 
-__all__ = ["BettiExecutor", "LocalDevices", "TrainedGroup", "TrainingExecutor"]
+__all__ = [
+    "BettiExecutor",
+    "LocalDevices",
+    "TrainedGroup",
+    "TrainingExecutor",
+    "configured_executors",
+]
 
 TrainedGroup = list[tuple[int, TrainedNetwork]]
 """A finished group: (index into the members given, its trained network) per member."""
@@ -46,3 +54,28 @@ class LocalDevices:
     (see `TrainingExecutor.train_groups`)."""
 
     train_groups = staticmethod(train_groups)
+
+
+@contextlib.contextmanager
+def configured_executors(
+    run: RunSection,
+    executor: BettiExecutor | None = None,
+    trainer: TrainingExecutor | None = None,
+) -> Iterator[tuple[BettiExecutor, TrainingExecutor]]:
+    """(Betti executor, trainer): those given, and for those not, the ones `run` names: a
+    `BettiPool` of its workers and threads and `LocalDevices` ("local"), or a Ray cluster's
+    ("ray", at `run.address`). What is made here is closed when the context ends."""
+    threads = run.threads or 1
+    if run.executor == "ray" and (executor is None or trainer is None):
+        from topnn_jax.ray_cluster import RayCluster
+
+        with RayCluster(run.address, run.retries) as cluster:
+            made = cluster.betti_executor(threads) if executor is None else None
+            try:
+                yield executor or made, trainer or cluster.trainer()
+            finally:
+                if made is not None:
+                    made.close()
+        return
+    with given_or_pool(executor, workers=run.workers, threads=threads) as pool:
+        yield pool, trainer or LocalDevices()

@@ -16,7 +16,7 @@ from pathlib import Path
 from topnn_jax.config import ExperimentConfig
 from topnn_jax.datasets import Dataset
 from topnn_jax.errors import InputError
-from topnn_jax.executors import BettiExecutor, LocalDevices, TrainingExecutor
+from topnn_jax.executors import BettiExecutor, TrainingExecutor, configured_executors
 from topnn_jax.layer_clouds import class_clouds
 from topnn_jax.models import ArchitectureSpec
 from topnn_jax.networks import Member, TrainedNetwork, make_members
@@ -36,7 +36,6 @@ from topnn_jax.store import (
     save_network,
 )
 from topnn_jax.topology import BettiResult
-from topnn_jax.topology.pool import given_or_pool
 from topnn_jax.training import Progress
 
 
@@ -118,9 +117,11 @@ def run_experiment(
             trains every network first, then measures (for comparison in benchmarks).
         train: False trains nothing and only measures the networks a resumed store already
             holds (e.g. networks trained on a GPU machine, measured on a CPU cluster).
-        executor: what runs the Betti jobs (the caller closes it); default a `BettiPool` of
-            the config's `[run]` workers and threads, made and closed here.
-        trainer: what trains the networks; default `LocalDevices()`, this process's devices.
+        executor: what runs the Betti jobs (the caller closes it); default what the config's
+            `[run]` names (`configured_executors`: a `BettiPool` of its workers and threads,
+            or a Ray cluster's tasks), made and closed here.
+        trainer: what trains the networks; default `LocalDevices()`, this process's devices
+            (or the Ray cluster's, with `[run] executor = "ray"`).
 
     Returns:
         The store's directory.
@@ -128,10 +129,8 @@ def run_experiment(
     out = Path(out or config.run.out)
     loaded = (config.load_dataset(name) for name in config.data.datasets)
     datasets = {dataset.name: dataset for dataset in loaded}  # canonical names, as in members
-    open_store(config, out, resume)
-    workers, threads = config.run.workers, config.run.threads or 1
-    with given_or_pool(executor, workers=workers, threads=threads) as pool:
-        trainer = trainer or LocalDevices()
+    with configured_executors(config.run, executor, trainer) as (pool, trainer):
+        open_store(config, out, resume)  # after the executors: a cluster not found writes nothing
         events = events or RunEvents()
         run = _ExperimentRun(config, out, datasets, pool, trainer, events, stream, train)
         try:

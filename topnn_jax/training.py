@@ -555,11 +555,10 @@ def train_groups(
     """
     check_members(dataset, members)
     at_steps = config.check_at_steps(at_steps)
-    buckets = plan_buckets([m.spec for m in members], config.max_padding_waste)
     chunk = config.member_chunk or default_member_chunk() or len(members)
     mesh = member_mesh(min(chunk, len(members)))
     data = device_data(dataset, mesh)
-    groups = [(bucket, part) for bucket in buckets for part in _split(bucket.members, chunk)]
+    groups = plan_groups(members, chunk, config.max_padding_waste)
     finished_before = 0
     for g, (bucket, indices) in enumerate(groups):
 
@@ -600,6 +599,15 @@ def check_members(dataset: Dataset, members: Sequence[Member]) -> None:
                 f"{member.network_id} takes {member.spec.input_dim} input features but "
                 f"{dataset.name} has {dataset.dim}"
             )
+
+
+def plan_groups(
+    members: Sequence[Member], chunk: int, max_padding_waste: float
+) -> list[tuple[Bucket, tuple[int, ...]]]:
+    """The compiled groups that train `members`: (bucket, indices into `members`) per group,
+    each bucket (`plan_buckets`) split into the fewest groups of at most `chunk` members."""
+    buckets = plan_buckets([m.spec for m in members], max_padding_waste)
+    return [(bucket, part) for bucket in buckets for part in _split(bucket.members, chunk)]
 
 
 def _split(indices: Sequence[int], size: int) -> list[tuple[int, ...]]:

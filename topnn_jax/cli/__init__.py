@@ -20,7 +20,7 @@ from topnn_jax.cli import run as run_cmd
 from topnn_jax.cli import topology as topology_cmd
 from topnn_jax.cli import training as training_cmd
 from topnn_jax.cpu_devices import use_cpu_cores
-from topnn_jax.errors import InputError
+from topnn_jax.errors import InputError, WorkLostError
 
 COMMAND_MODULES = (run_cmd, report_cmd, datasets_cmd, training_cmd, topology_cmd, measure_cmd)
 
@@ -53,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as error:
         print(f"topnn-jax {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except WorkLostError as error:
+        print(f"topnn-jax {args.command}: error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"topnn-jax {args.command}: interrupted", file=sys.stderr)
         return 130

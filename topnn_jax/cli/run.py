@@ -7,6 +7,7 @@ import dataclasses
 import time
 from pathlib import Path
 
+from topnn_jax.cli.executor import add_executor_arguments, run_section
 from topnn_jax.cli.progress import Counter
 from topnn_jax.cli.report import write_store_report
 from topnn_jax.config import ExperimentConfig, config_from_saved, load_config
@@ -42,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="networks per compiled training group (overrides [training] member_chunk; "
         "results do not depend on it: smaller groups finish, and are saved, sooner)",
     )
+    add_executor_arguments(run)
     run.add_argument(
         "--no-report", action="store_true", help="do not write report.md and report.html"
     )
@@ -100,6 +102,7 @@ def _run_command(args: argparse.Namespace) -> int:
     config = _experiment(args)
     if args.member_chunk is not None:
         config = _with_member_chunk(config, args.member_chunk)
+    config = dataclasses.replace(config, run=run_section(config.run, args))
     if args.measure_only and not args.resume:
         raise InputError("--measure-only measures a store's trained networks: add --resume")
     bars = _ProgressBars()

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from topnn_jax.cli.executor import add_executor_arguments, run_section
+from topnn_jax.config import RunSection
 from topnn_jax.datasets import load
 from topnn_jax.errors import InputError
 from topnn_jax.results import class_name
@@ -66,6 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     select.add_argument("--maxdim", type=int, help="highest Betti number (default: preset)")
     _add_engine_arguments(select)
     select.add_argument("--workers", type=int, help="worker processes (default: CPUs / threads)")
+    add_executor_arguments(select)
     select.add_argument("--json", action="store_true", help="print JSON")
     select.set_defaults(handler=_run_select_params)
 
@@ -243,16 +246,23 @@ def _run_select_params(args: argparse.Namespace) -> int:
         else _parse_int_list(args.ks, "--ks")
     )
     scales = list(SCAN_SCALES) if args.scales is None else _parse_int_list(args.scales, "--scales")
-    scan = scan_parameters(
-        dataset,
-        ks,
-        scales,
-        maxdim=args.maxdim,
-        stride=args.stride,
-        collapse=args.collapse,
-        workers=args.workers,
-        threads=1 if args.threads is None else args.threads,
-    )
+    threads = 1 if args.threads is None else args.threads
+    grid = dict(maxdim=args.maxdim, stride=args.stride)
+    run = run_section(RunSection(), args)
+    if run.executor == "ray":
+        from topnn_jax.ray_cluster import RayCluster
+
+        if args.workers is not None:
+            raise InputError("--workers sizes the local pool: Ray's tasks use the cluster's CPUs")
+        with RayCluster(run.address, run.retries) as cluster:
+            executor = cluster.betti_executor(threads, args.collapse)
+            try:
+                scan = scan_parameters(dataset, ks, scales, **grid, executor=executor)
+            finally:
+                executor.close()
+    else:
+        pool = dict(collapse=args.collapse, workers=args.workers, threads=threads)
+        scan = scan_parameters(dataset, ks, scales, **grid, **pool)
     if args.json:
         print(
             json.dumps(

@@ -23,7 +23,18 @@ from topnn_jax.store.records import (
 )
 from topnn_jax.topology.pool import available_cpus
 
-PACKAGES = ("topnn-jax", "jax", "jaxlib", "flax", "optax", "numpy", "scipy", "giotto-ph", "gudhi")
+PACKAGES = (
+    "topnn-jax",
+    "jax",
+    "jaxlib",
+    "flax",
+    "optax",
+    "numpy",
+    "scipy",
+    "giotto-ph",
+    "gudhi",
+    "ray",
+)
 
 
 def environment() -> dict:

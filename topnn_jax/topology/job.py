@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from topnn_jax.errors import check_int
+from topnn_jax.errors import InputError, check_int
 from topnn_jax.topology.homology import (
     Collapse,
     GraphBetti,
@@ -170,6 +170,18 @@ def ignore_interrupts() -> None:
     """A worker process's initializer: Ctrl-C is for the parent, which stops its pool in order.
     (Here, not beside the pool, so that a worker imports this light module only.)"""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def run_outcomes(jobs: list[BettiJob]) -> list[BettiResult | InputError]:
+    """`run_job`'s result for each job, or the `InputError` that refused it, returned rather
+    than raised (a remote task's result: a refusal is an answer, not a failure to retry)."""
+    outcomes: list[BettiResult | InputError] = []
+    for job in jobs:
+        try:
+            outcomes.append(run_job(job))
+        except InputError as error:
+            outcomes.append(error)
+    return outcomes
 
 
 def run_job(job: BettiJob) -> BettiResult:
