@@ -16,6 +16,7 @@ allowed; each section checks its values in its `__post_init__`.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import types
 import typing
@@ -26,9 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from topnn_jax.datasets import Dataset, TopologyPreset, load, resolve_dataset
+from topnn_jax.datasets.real import existing_file, read_text
 from topnn_jax.errors import InputError
 from topnn_jax.models import PAPER_ACTIVATIONS, ArchitectureSpec, check_activation
-from topnn_jax.topology.parameters import check_parameter
+from topnn_jax.networks import MAX_SEED, check_sweep_size
+from topnn_jax.topology.parameters import check_parameter, check_stride
 
 DEFAULT_EXPERIMENT = "quick"
 LABEL_SOURCES = ("true", "predicted")
@@ -93,6 +96,8 @@ class NetworksSection:
             raise InputError(f"[networks] top_up must be >= 0 (extra seeds), got {self.top_up}")
         if any(seed < 0 for seed in self.seeds) or len(set(self.seeds)) != len(self.seeds):
             raise InputError(f"[networks] seeds must be distinct and >= 0, got {list(self.seeds)}")
+        networks = (len(self.seeds) + self.top_up) * len(self.architectures)
+        check_sweep_size(networks * len(self.activations), "[networks] ")
 
 
 TRAINING_STEPS = ("tiled", "reference")
@@ -158,6 +163,10 @@ class TrainingConfig:
             raise InputError(
                 f"[training] step must be one of {', '.join(TRAINING_STEPS)}, got {self.step!r}"
             )
+        for field_ in dataclasses.fields(self):
+            value = getattr(self, field_.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise InputError(f"[training] {field_.name} must be a finite number, got {value}")
         positive = ("learning_rate", "decay_steps", "decay_rate", "max_steps", "eval_every")
         for name in positive:
             if not getattr(self, name) > 0:
@@ -264,6 +273,8 @@ class RunSection:
     retries: int = 3
 
     def __post_init__(self) -> None:
+        if not str(self.out).strip():
+            raise InputError('[run] out must name the results folder, e.g. out = "results/quick"')
         for key in ("workers", "threads"):
             value = getattr(self, key)
             if value is not None and value < 1:
@@ -307,8 +318,14 @@ class ExperimentConfig:
         return document
 
     def load_dataset(self, name: str) -> Dataset:
-        """One of the config's data sets, loaded with the config's seed, size and options."""
-        return load(name, seed=self.data.seed, size=self.data.size, **self.data.options)
+        """One of the config's data sets, loaded with the config's seed, size and options, its
+        [topology] stride checked against its classes (`check_stride`)."""
+        dataset = load(name, seed=self.data.seed, size=self.data.size, **self.data.options)
+        preset = self.topology.resolve(dataset.preset)
+        check_stride(
+            dict(enumerate(dataset.class_counts())), preset.k, preset.stride, f"[topology] {name}: "
+        )
+        return dataset
 
     def architecture_specs(self, input_dim: int) -> list[ArchitectureSpec]:
         """Every architecture x activation as a spec for data of `input_dim` features."""
@@ -392,16 +409,39 @@ def _normalise(section: str, table: dict) -> dict:
             raise InputError("[data]: give either dataset or datasets, not both")
         value = table.pop("dataset")
         table["datasets"] = [value] if isinstance(value, str) else value
-    if section == "networks" and isinstance(table.get("seeds"), int):
-        count = table["seeds"]
-        if isinstance(count, bool) or count < 1:
-            raise InputError(f"[networks] seeds must be >= 1 (a count) or a list, got {count}")
-        table["seeds"] = list(range(count))
+    if section == "networks":
+        _normalise_seeds(table)
     if section == "run":
         for key in ("workers", "threads"):
             if table.get(key) == "auto":
                 table[key] = None
     return table
+
+
+def _normalise_seeds(table: dict) -> None:
+    """seeds = N as the list 0..N-1, after checking what it would cost; every seed and the
+    largest top-up seed at most `MAX_SEED` (a key holds 32 bits)."""
+    if isinstance(table.get("seeds"), int):
+        count = table["seeds"]
+        if isinstance(count, bool) or count < 1:
+            raise InputError(f"[networks] seeds must be >= 1 (a count) or a list, got {count}")
+        defaults = NetworksSection.__dataclass_fields__
+        networks = count * len(table.get("architectures", defaults["architectures"].default))
+        check_sweep_size(networks * len(table.get("activations", PAPER_ACTIVATIONS)), "[networks] ")
+        table["seeds"] = list(range(count))
+    seeds = [seed for seed in table.get("seeds", []) if isinstance(seed, int)]
+    for seed in seeds:
+        if seed > MAX_SEED:
+            raise InputError(
+                f"[networks] seeds: {seed} is too large, seeds must be < 2**32 (the random key "
+                "holds 32 bits)"
+            )
+    top_up = table.get("top_up", 0)
+    if seeds and isinstance(top_up, int) and max(seeds) + top_up > MAX_SEED:
+        raise InputError(
+            f"[networks] top_up: {top_up} more seeds after {max(seeds)} go past 2**32 - 1, the "
+            "largest seed (the random key holds 32 bits)"
+        )
 
 
 def _build_section(name: str, section: str, cls: type, table: dict) -> Any:
@@ -466,7 +506,5 @@ def load_config(source: str | Path | None = None) -> ExperimentConfig:
     if source is None:
         text = resources.files("topnn_jax").joinpath("quick.toml").read_text()
         return parse_config(text, name=DEFAULT_EXPERIMENT)
-    path = Path(source)
-    if not path.is_file():
-        raise InputError(f"config file not found: {path}")
-    return parse_config(path.read_text(), name=path.stem)
+    path = existing_file(source, "config file")
+    return parse_config(read_text(path, "config file"), name=path.stem)

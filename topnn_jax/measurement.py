@@ -23,7 +23,7 @@ import numpy as np
 from topnn_jax.errors import InputError
 from topnn_jax.topology.cloud import Persistence, persistence
 from topnn_jax.topology.job import BettiResult
-from topnn_jax.topology.parameters import check_parameter
+from topnn_jax.topology.parameters import check_parameter, check_stride
 from topnn_jax.topology.pool import BettiExecutor, given_or_pool
 
 Layers = Sequence[Any] | Mapping[str, Any]
@@ -201,6 +201,7 @@ def measure(
     stride = check_parameter("stride", stride)
     if diagrams:
         diagram_scale = check_parameter("scale", diagram_scale, "diagram_")
+    check_stride(dict(zip(*np.unique(classes, return_counts=True), strict=True)), k, stride)
     members = {label: np.flatnonzero(classes == label)[::stride] for label in np.unique(classes)}
     total = len(arrays) * len(members)
     results: dict[Hashable, BettiResult] = {}

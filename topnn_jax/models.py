@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from topnn_jax.errors import InputError
+from topnn_jax.topology.parameters import check_memory
 
 Params = dict[str, Any]
 Activation = Callable[[jax.Array], jax.Array]
@@ -39,6 +40,14 @@ PAPER_ACTIVATIONS = ("relu", "leaky_relu", "tanh")
 """The paper's activations in its claimed order, fastest topology reduction first (claim 2);
 reports, figures and the claims list activations in this order."""
 
+MAX_LAYERS = 1_000
+"""Most dense layers of a network: the training step is compiled layer by layer (about 35 ms
+each on a CPU for the gradient alone) and every layer is measured; the paper's deepest has 10."""
+
+TRAINING_BYTES_PER_PARAMETER = 2 * 6 * 4
+"""Bytes per parameter of the smallest training program: 2 rows (`training.batch_size`) of six
+float32 copies (parameters, mask, gradient, Adam's two moments, the update)."""
+
 _PAPER_NAME = re.compile(r"^(\d+)_by_(\d+)$")
 _LAYER_STRING = re.compile(r"^\d+(-\d+)+$")
 
@@ -53,6 +62,15 @@ def check_activation(name: str) -> str:
     if name not in ACTIVATIONS:
         raise InputError(f"unknown activation {name!r}; available: {', '.join(ACTIVATIONS)}")
     return name
+
+
+def _check_depth(name: str, n_layers: int) -> None:
+    """Refuse a network of more than `MAX_LAYERS` dense layers."""
+    if n_layers > MAX_LAYERS:
+        raise InputError(
+            f"architecture {name}: {n_layers:,} layers, at most {MAX_LAYERS:,} are supported "
+            "(each is compiled and measured on its own; the paper's deepest has 10)"
+        )
 
 
 @dataclass(frozen=True)
@@ -80,6 +98,12 @@ class ArchitectureSpec:
             raise InputError(f"every hidden layer needs width >= 1, got widths {self.hidden}")
         if self.output_dim < 2:
             raise InputError(f"output width must be >= 2 (softmax classes), got {self.output_dim}")
+        _check_depth(self.name, self.n_layers)
+        check_memory(
+            f"architecture {self.layers} ({self.n_params:,} parameters): training it",
+            self.n_params * TRAINING_BYTES_PER_PARAMETER,
+            "use narrower layers",
+        )
 
     @classmethod
     def parse(
@@ -100,6 +124,7 @@ class ArchitectureSpec:
             depth, width = int(match[1]), int(match[2])
             if depth < 2:
                 raise InputError(f"architecture {arch!r}: L_by_W needs L >= 2 (one hidden layer)")
+            _check_depth(text, depth)  # before making its list of widths
             return cls(input_dim, (width,) * (depth - 1), activation, output_dim)
         if _LAYER_STRING.match(text):
             widths = [int(w) for w in text.split("-")]
@@ -147,6 +172,12 @@ class ArchitectureSpec:
     def n_layers(self) -> int:
         """Dense layers (hidden + output)."""
         return len(self.hidden) + 1
+
+    @property
+    def n_params(self) -> int:
+        """Weights and biases of all layers."""
+        widths = self.widths
+        return sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:], strict=True))
 
     @property
     def cost(self) -> int:

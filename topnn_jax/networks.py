@@ -13,6 +13,24 @@ import jax
 
 from topnn_jax.errors import InputError
 from topnn_jax.models import ArchitectureSpec, Params
+from topnn_jax.topology.parameters import check_memory
+
+MAX_SEED = 2**32 - 1
+"""Largest seed: `jax.random.key` keeps 32 bits of it (without x64), so seed 2**32 would repeat
+seed 0's network."""
+
+BYTES_PER_NETWORK = 512
+"""Memory a run holds per network of its sweep at least (its `Member`, about 150 bytes, its
+training result and its networks.csv row), checked before the seeds are listed."""
+
+
+def check_sweep_size(networks: int, where: str = "") -> None:
+    """Refuse a sweep of so many networks that listing them would exceed the memory limit."""
+    check_memory(
+        f"{where}a sweep of {networks:,} networks",
+        networks * BYTES_PER_NETWORK,
+        "use fewer seeds (or top_up), architectures or activations",
+    )
 
 
 @dataclass(frozen=True)
@@ -24,8 +42,11 @@ class Member:
     seed: int
 
     def __post_init__(self) -> None:
-        if not 0 <= self.seed < 2**63:
-            raise InputError(f"seed must be a non-negative integer, got {self.seed}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise InputError(
+                f"seed must be an integer in 0..2**32 - 1 (the random key holds 32 bits), got "
+                f"{self.seed}"
+            )
 
     @property
     def network_id(self) -> str:

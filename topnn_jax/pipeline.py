@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from topnn_jax.atomic import check_output_dir
 from topnn_jax.config import ExperimentConfig
 from topnn_jax.datasets import Dataset
 from topnn_jax.errors import InputError
@@ -28,15 +30,17 @@ from topnn_jax.store import (
     CsvTable,
     betti_columns,
     betti_key,
+    betti_problem,
     betti_row,
     load_network,
+    network_problem,
     network_row,
     open_store,
     params_path,
     save_network,
 )
 from topnn_jax.topology import BettiResult
-from topnn_jax.training import Progress
+from topnn_jax.training import Progress, check_members
 
 
 @dataclass(frozen=True)
@@ -125,12 +129,19 @@ def run_experiment(
 
     Returns:
         The store's directory.
+
+    Raises:
+        InputError: bad input, found before anything is written where it can be (the output
+            folder, the members); another run holds the store (`topnn_jax.store.StoreLock`).
     """
-    out = Path(out or config.run.out)
+    out = check_output_dir(out or config.run.out)
     loaded = (config.load_dataset(name) for name in config.data.datasets)
     datasets = {dataset.name: dataset for dataset in loaded}  # canonical names, as in members
-    with configured_executors(config.run, executor, trainer) as (pool, trainer):
-        open_store(config, out, resume)  # after the executors: a cluster not found writes nothing
+    check_experiment(config, datasets)
+    with (
+        configured_executors(config.run, executor, trainer) as (pool, trainer),
+        open_store(config, out, resume),  # after the executors: a cluster not found writes nothing
+    ):
         events = events or RunEvents()
         run = _ExperimentRun(config, out, datasets, pool, trainer, events, stream, train)
         try:
@@ -140,9 +151,24 @@ def run_experiment(
             run.drain(block=True)
         finally:
             run.keep_finished()
-    run.networks.finalize()
-    run.betti.finalize()
+        run.networks.finalize()
+        run.betti.finalize()
     return out
+
+
+def check_experiment(config: ExperimentConfig, datasets: dict[str, Dataset]) -> None:
+    """`InputError` for what would stop the run only after its store was written: members that
+    cannot be made (a seed out of range, the largest top-up seed too) or do not fit their data
+    set (`check_members`)."""
+    largest = max(config.networks.seeds) + config.networks.top_up
+    for dataset in datasets.values():
+        specs = config.architecture_specs(dataset.dim)
+        try:
+            members = make_members(dataset.name, specs, config.networks.seeds)
+            make_members(dataset.name, specs[:1], [largest])
+        except InputError as error:
+            raise InputError(f"[networks] seeds and top_up: {error}") from None
+        check_members(dataset, members)
 
 
 class _ExperimentRun:
@@ -167,8 +193,12 @@ class _ExperimentRun:
         self.maxdim = max(preset.maxdim for preset in self.presets.values())
         self.at_steps = config.topology.at_steps
         steps = bool(self.at_steps)  # a step column only where measured during training
-        self.networks = CsvTable(out / NETWORKS_FILE, NETWORK_COLUMNS, NETWORK_KEY)
-        self.betti = CsvTable(out / BETTI_FILE, betti_columns(self.maxdim, steps), betti_key(steps))
+        self.networks = CsvTable(
+            out / NETWORKS_FILE, NETWORK_COLUMNS, NETWORK_KEY, check=network_problem
+        )
+        self.betti = CsvTable(
+            out / BETTI_FILE, betti_columns(self.maxdim, steps), betti_key(steps), betti_problem
+        )
 
     def drain(self, block: bool) -> None:
         """Append finished PH results to betti.csv (waiting for all with `block`)."""
@@ -245,17 +275,33 @@ class _ExperimentRun:
             if (member.network_id,) in self.networks
         ]
         unmeasured = [
-            member
+            self.stored_network(member)
             for member in members
             if (member.network_id,) in self.networks and not self.fully_measured(member)
         ]
         trained = self.train_members(dataset, members)
         while self.train_new and (more := self.top_up_members(dataset.name, specs)):
             trained += self.train_members(dataset, more)
-        for member in unmeasured:
-            self.measure(load_network(params_path(self.out, member.network_id)))
-            self.drain(block=False)  # record finished jobs as they come, not at the end
+        for network in unmeasured:
+            if network is not None:
+                self.measure(network)
+                self.drain(block=False)  # record finished jobs as they come, not at the end
         return trained
+
+    def stored_network(self, member: Member) -> TrainedNetwork | None:
+        """A network an earlier run trained, read from its params file; None (its networks.csv
+        row dropped, with a warning, so that it is trained again) where the file is damaged.
+        `InputError` where it is damaged and this run trains nothing."""
+        path = params_path(self.out, member.network_id)
+        try:
+            return load_network(path)
+        except InputError as error:
+            if not self.train_new:
+                message = f"{error}: resume without --measure-only to train it again"
+                raise InputError(message) from None
+            warnings.warn(f"{error}: training {member.network_id} again", UserWarning, 2)
+            self.networks.discard((member.network_id,))
+            return None
 
     def extra_seeds(self) -> list[int]:
         """The seeds a top-up may use: `top_up` of them after the config's largest seed."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,14 +18,20 @@ import numpy as np
 
 from topnn_jax.errors import InputError
 from topnn_jax.models import ArchitectureSpec
-from topnn_jax.store.csv_table import read_rows
+from topnn_jax.store.csv_table import header_difference, read_rows, row_problem
 from topnn_jax.store.records import (
     BETTI_FILE,
+    BETTI_KEY,
     CONFIG_FILE,
     MEASURE_SECTION,
     NETWORK_COLUMNS,
+    NETWORK_KEY,
     NETWORKS_FILE,
     STEP_COLUMN,
+    betti_columns,
+    betti_key,
+    betti_problem,
+    network_problem,
     read_json,
 )
 
@@ -172,8 +179,11 @@ class SettingSummary:
     sd_betti: dict[tuple[int, int], np.ndarray]
 
 
-def _read_table(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
-    """Rows of a store CSV; `InputError` if it is missing or lacks a required column.
+def _read_table(
+    path: Path, required: tuple[str, ...], check: Callable[[dict[str, str]], str | None]
+) -> tuple[list[str], list[dict[str, str]]]:
+    """(header, rows) of a store CSV; `InputError` naming the file (and line) if it is missing,
+    lacks a required column, or has a row that fails `check`.
 
     A torn last line (no newline: the writer was killed mid-row) is ignored, as on resume.
     """
@@ -184,9 +194,45 @@ def _read_table(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
     if missing:
         raise InputError(f"{path}: malformed, missing column(s) {', '.join(missing)}")
     for number, row in enumerate(rows, start=2):
-        if None in row or None in row.values():
-            raise InputError(f"{path}: line {number} has the wrong number of fields")
-    return rows
+        problem = row_problem(row, check)
+        if problem is not None:
+            raise InputError(f"{path}: line {number} ({row.get('network_id')}) {problem}")
+    return header, rows
+
+
+def _check_unique(rows: list[dict[str, str]], key: tuple[str, ...], path: Path) -> None:
+    """`InputError` naming both lines if two rows have the same `key`."""
+    seen: dict[tuple[str, ...], int] = {}
+    for number, row in enumerate(rows, start=2):
+        held = tuple(row[c] for c in key)
+        if held in seen:
+            named = ", ".join(f"{c} {v}" for c, v in zip(key, held, strict=True))
+            raise InputError(f"{path}: line {number} repeats line {seen[held]} ({named})")
+        seen[held] = number
+
+
+def _check_betti_header(header: list[str], config: Any, path: Path) -> tuple[int, ...]:
+    """The Betti dimensions of betti.csv; `InputError` naming the missing (or extra) columns
+    unless its header is that of `topnn_jax.store.betti_columns`, up to the maxdim the config
+    states (if it states one)."""
+    dims = _betti_dimensions(header)
+    maxdim = _stated_maxdim(config)
+    maxdim = max(dims, default=0) if maxdim is None else maxdim
+    expected = betti_columns(maxdim, STEP_COLUMN in header)
+    if header != list(expected):
+        raise InputError(f"{path}: malformed, {header_difference(header, expected)}")
+    return tuple(range(maxdim + 1))
+
+
+def _stated_maxdim(config: dict) -> int | None:
+    """The maxdim a store's config.json sets for every network ([topology] maxdim, or a
+    measure store's), or None (each data set's preset decides)."""
+    for section in (MEASURE_SECTION, "topology"):
+        table = config.get(section)
+        value = table.get("maxdim") if isinstance(table, dict) else None
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+    return None
 
 
 def _betti_dimensions(columns: list[str]) -> list[int]:
@@ -216,18 +262,27 @@ def load_store(directory: str | Path) -> Store:
     """Read a results directory (networks.csv, betti.csv, config.json if present).
 
     Raises:
-        InputError: a table is missing or malformed, or betti.csv names a layer the network
-            does not have.
+        InputError: a table is missing or malformed (a column missing, a value that does not
+            parse, a key held twice: naming the file and line), config.json is not an object,
+            or betti.csv names a layer the network does not have.
     """
     directory = Path(directory)
     if not directory.is_dir():
         raise InputError(f"{directory} is not a directory: give a results directory of a run")
     networks_path, betti_path = directory / NETWORKS_FILE, directory / BETTI_FILE
-    network_rows = _read_table(networks_path, NETWORK_COLUMNS)
-    betti_rows = _read_table(betti_path, ("network_id", "layer", "label", "b0"))
-    dims = tuple(_betti_dimensions(list(betti_rows[0]))) if betti_rows else (0,)
     config_path = directory / CONFIG_FILE
     config = read_json(config_path) if config_path.exists() else {}
+    if not isinstance(config, dict):
+        raise InputError(f"{config_path}: not a topnn-jax config (a JSON object expected)")
+    trained = MEASURE_SECTION not in config
+    _, network_rows = _read_table(
+        networks_path, NETWORK_COLUMNS, lambda row: network_problem(row, trained)
+    )
+    _check_unique(network_rows, NETWORK_KEY, networks_path)
+    # an empty b0 is a row not measured (NaN, never averaged), not an error
+    header, betti_rows = _read_table(betti_path, BETTI_KEY, lambda row: betti_problem(row, False))
+    dims = _check_betti_header(header, config, betti_path)
+    _check_unique(betti_rows, betti_key(STEP_COLUMN in header), betti_path)
     labels = _store_labels(config, betti_rows, betti_path)
     # network id -> (row, Betti layers, hidden widths); -> step -> float[layers, labels, dims]
     rows: dict[str, tuple[dict[str, str], int, tuple[int, ...]]] = {}
@@ -239,12 +294,9 @@ def load_store(directory: str | Path) -> Store:
         if row["network_id"] not in rows:
             continue  # measured before its networks.csv row was written (killed run)
         _, n_layers, _ = rows[row["network_id"]]
-        try:
-            layer, label = int(row["layer"]), int(row["label"])
-            step = int(row[STEP_COLUMN]) if row.get(STEP_COLUMN, "") != "" else -1
-            betti = [float(row[f"b{d}"]) if row[f"b{d}"] != "" else np.nan for d in dims]
-        except ValueError as error:
-            raise InputError(f"{betti_path}: line {number}: malformed value ({error})") from None
+        layer, label = int(row["layer"]), int(row["label"])  # validated by `betti_problem`
+        step = int(row[STEP_COLUMN]) if row.get(STEP_COLUMN, "") != "" else -1
+        betti = [float(row[f"b{d}"]) if row[f"b{d}"] != "" else np.nan for d in dims]
         if not 0 <= layer < n_layers:
             raise InputError(
                 f"{betti_path}: line {number}: {row['network_id']} has no layer {layer}"
@@ -253,13 +305,10 @@ def load_store(directory: str | Path) -> Store:
         if step not in per_step:
             per_step[step] = np.full((n_layers, len(labels), len(dims)), np.nan)
         per_step[step][layer, labels.index(label)] = betti
-    try:
-        trajectories = tuple(
-            _trajectory(row, n_layers, hidden, values[key], (len(labels), len(dims)), directory)
-            for key, (row, n_layers, hidden) in rows.items()
-        )
-    except ValueError as error:
-        raise InputError(f"{networks_path}: malformed value ({error})") from None
+    trajectories = tuple(
+        _trajectory(row, n_layers, hidden, values[key], (len(labels), len(dims)), directory)
+        for key, (row, n_layers, hidden) in rows.items()
+    )
     return Store(directory, dims, trajectories, {directory: config}, labels)
 
 

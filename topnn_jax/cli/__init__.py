@@ -2,15 +2,19 @@
 
 Every sub-command module adds its parser with `set_defaults(handler=...)`; a handler takes the
 parsed arguments and returns an exit code. `InputError` (bad input) becomes a one-line message on
-stderr and exit code 2, never a traceback.
+stderr and exit code 2, never a traceback; Ctrl-C and SIGTERM stop the command in order (pools
+closed, finished results kept), exit codes 130 and 143.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 from topnn_jax import __version__
 from topnn_jax.cli import datasets as datasets_cmd
@@ -39,6 +43,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread as Ctrl-C is, so that a command stops the same way."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises `Terminated` in this context (main thread only); the previous handler is
+    restored after it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `topnn-jax` console script; returns the process exit code."""
     parser = build_parser()
@@ -49,13 +75,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(handler(args) or 0)
+        with _sigterm_as_interrupt():
+            return int(handler(args) or 0)
     except InputError as error:
         print(f"topnn-jax {args.command}: error: {error}", file=sys.stderr)
         return 2
     except WorkLostError as error:
         print(f"topnn-jax {args.command}: error: {error}", file=sys.stderr)
         return 1
+    except Terminated:
+        print(f"topnn-jax {args.command}: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f"topnn-jax {args.command}: interrupted", file=sys.stderr)
         return 130

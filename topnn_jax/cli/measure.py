@@ -11,6 +11,7 @@ import numpy as np
 
 from topnn_jax.cli.progress import Counter
 from topnn_jax.cli.topology import load_npy
+from topnn_jax.datasets.real import existing_file
 from topnn_jax.errors import InputError
 from topnn_jax.measurement import measure
 from topnn_jax.store.measured import check_destination
@@ -61,10 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def load_layers(path: Path) -> dict[str, np.ndarray]:
     """name -> array of a layers .npz, in layer order (see `ORDER_KEY`)."""
-    if not path.is_file():
-        raise InputError(
-            f"layers file {path} {'is a directory' if path.is_dir() else 'does not exist'}"
-        )
+    existing_file(path, "layers file")
     try:
         loaded = np.load(path, allow_pickle=False)
         arrays = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from topnn_jax.atomic import check_output_dir
 from topnn_jax.cli.progress import Counter
 from topnn_jax.errors import InputError
 from topnn_jax.report import FigureSpec, Progress, write_figures, write_report
@@ -51,12 +52,12 @@ def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _output_folder(args: argparse.Namespace) -> Path:
-    """--out, or the one directory given."""
+    """--out, or the one directory given; `InputError` if it cannot be written."""
     if args.out is not None:
-        return args.out
+        return check_output_dir(args.out)
     if len(args.directories) > 1:
         raise InputError("several directories read together need --out for the report")
-    return args.directories[0]
+    return check_output_dir(args.directories[0], "the output folder")
 
 
 def _figure_counter() -> tuple[Counter, Progress]:

@@ -11,6 +11,7 @@ import numpy as np
 from topnn_jax.cli.executor import add_executor_arguments, run_section
 from topnn_jax.config import RunSection
 from topnn_jax.datasets import load
+from topnn_jax.datasets.real import existing_file
 from topnn_jax.errors import InputError
 from topnn_jax.results import class_name
 from topnn_jax.topology import (
@@ -23,6 +24,7 @@ from topnn_jax.topology import (
     scan_parameters,
 )
 from topnn_jax.topology.homology import collapse_help
+from topnn_jax.topology.parameters import check_parameter, check_stride
 
 # select-params grid: the preset's k times these factors, and these hop scales.
 SCAN_K_FACTORS = (0.5, 0.75, 1.0, 1.5)
@@ -91,8 +93,7 @@ def _add_engine_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_npy(path: Path, what: str) -> np.ndarray:
     """An array from a .npy file, or `InputError` if it is missing or not a numeric .npy array."""
-    if not path.is_file():
-        raise InputError(f"{what} file {path} does not exist")
+    existing_file(path, f"{what} file")
     with path.open("rb") as handle:
         if handle.read(len(NPY_MAGIC)) != NPY_MAGIC:
             raise InputError(f"{what} file {path} is not a .npy file (save it with numpy.save)")
@@ -145,6 +146,9 @@ def _run_betti(args: argparse.Namespace) -> int:
         scale = preset.scale if args.scale is None else args.scale
         maxdim = preset.maxdim if args.maxdim is None else args.maxdim
         stride = preset.stride if args.stride is None else args.stride
+        check_stride(
+            dict(enumerate(dataset.class_counts())), check_parameter("k", k), stride, "--stride: "
+        )
         clouds = {str(label): dataset.homology_subsample(label, stride) for label in (0, 1)}
         truth = {
             str(label): dataset.truth(label, maxdim)

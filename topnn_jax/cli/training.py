@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from topnn_jax.atomic import check_output_dir
 from topnn_jax.cli.datasets import add_dataset_options, load_dataset, parse_options
 from topnn_jax.cli.progress import Counter
 from topnn_jax.config import (
@@ -18,7 +19,7 @@ from topnn_jax.config import (
 )
 from topnn_jax.errors import InputError
 from topnn_jax.models import ACTIVATIONS, PAPER_ACTIVATIONS
-from topnn_jax.networks import make_members
+from topnn_jax.networks import MAX_SEED, check_sweep_size, make_members
 from topnn_jax.store import NETWORKS_FILE, open_store, save_network, write_networks_csv
 from topnn_jax.training import Progress, check_members, train
 
@@ -96,8 +97,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def parse_seeds(count: int, seed_list: str | None) -> list[int]:
     """The seeds of `--seeds N` (0..N-1) or of `--seed-list` ('2,5,7' -> [2, 5, 7])."""
     if seed_list is None:
-        if count < 1:
-            raise InputError(f"--seeds must be >= 1 (how many seeds), got {count}")
+        if not 1 <= count <= MAX_SEED + 1:
+            raise InputError(f"--seeds must be in 1..2**32 (how many seeds), got {count}")
+        check_sweep_size(count, "--seeds: ")
         return list(range(count))
     try:
         seeds = [int(part) for part in seed_list.split(",") if part.strip()]
@@ -105,8 +107,10 @@ def parse_seeds(count: int, seed_list: str | None) -> list[int]:
         raise InputError(
             f"--seed-list expects a comma list of integers, got {seed_list!r}"
         ) from None
-    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
-        raise InputError(f"--seed-list must give distinct non-negative integers, got {seed_list!r}")
+    if not seeds or min(seeds) < 0 or max(seeds) > MAX_SEED or len(set(seeds)) != len(seeds):
+        raise InputError(
+            f"--seed-list must give distinct integers in 0..2**32 - 1, got {seed_list!r}"
+        )
     return seeds
 
 
@@ -145,24 +149,25 @@ def _run_train(args: argparse.Namespace) -> int:
         stop_when_stalled=args.stop_when_stalled,
         stop_when_dead=args.stop_when_dead,
     )
+    check_output_dir(args.out)  # before any work: training is long
     dataset = load_dataset(args.dataset, args.data_seed, args.size, args.option)
     experiment = _experiment(args, config)
     specs = experiment.architecture_specs(dataset.dim)
     members = make_members(dataset.name, specs, experiment.networks.seeds)
     check_members(dataset, members)
-    # refuses a directory holding results
+    # refuses a directory holding results, or one another run writes
     measure = f"measure its networks with `topnn-jax run --resume --measure-only --out {args.out}`"
-    open_store(experiment, args.out, resume=False, continue_with=measure)
-    with Counter("train", "step", enabled=not args.no_progress) as counter:
+    with open_store(experiment, args.out, resume=False, continue_with=measure):
+        with Counter("train", "step", enabled=not args.no_progress) as counter:
 
-        def progress(event: Progress) -> None:
-            finished = f"{event.finished}/{event.members} networks finished"
-            counter.set(event.steps_done, event.steps_total, postfix=finished)
+            def progress(event: Progress) -> None:
+                finished = f"{event.finished}/{event.members} networks finished"
+                counter.set(event.steps_done, event.steps_total, postfix=finished)
 
-        networks = train(dataset, members, config, progress)
-    for network in networks:
-        save_network(network, args.out)
-    write_networks_csv(args.out / NETWORKS_FILE, networks)
+            networks = train(dataset, members, config, progress)
+        for network in networks:
+            save_network(network, args.out)
+        write_networks_csv(args.out / NETWORKS_FILE, networks)
     well = sum(network.result.well_trained for network in networks)
     print(f"{well} of {len(networks)} networks well trained; wrote {args.out / NETWORKS_FILE}")
     for network in networks:

@@ -183,14 +183,32 @@ def make_breast_cancer(seed: int = 0, test_fraction: float = DEFAULT_TEST_FRACTI
     )
 
 
-def _existing_file(path: str | Path | None, what: str) -> Path:
-    """The path as a `Path`, or `InputError` if it was not given or is not a file."""
-    if path is None:
-        raise InputError(f"{what}: no file given; pass path=...")
+def existing_file(path: str | Path, what: str) -> Path:
+    """The path as a `Path`, or `InputError` saying it does not exist or is a directory."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{what} {path} is a directory, not a file")
     if not path.is_file():
-        raise InputError(f"{what}: file not found: {path}")
+        raise InputError(f"{what} not found: {path} does not exist")
     return path
+
+
+def read_text(path: Path, what: str) -> str:
+    """A file's text, or `InputError` naming the file when it is not UTF-8."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"{what} {path} is not UTF-8 text (byte {error.object[error.start]:#04x} at offset "
+            f"{error.start}); save it as UTF-8"
+        ) from None
+
+
+def _given_file(path: str | Path | None, what: str, option: str = "path") -> Path:
+    """`existing_file` of a loader's option, or `InputError` naming the option when not given."""
+    if path is None:
+        raise InputError(f"{what}: no file given; pass {option}=FILE (-o {option}=FILE)")
+    return existing_file(path, f"{what} file")
 
 
 def _read_point_file(path: Path) -> tuple[np.ndarray, np.ndarray, tuple | None]:
@@ -230,7 +248,7 @@ def _read_point_file(path: Path) -> tuple[np.ndarray, np.ndarray, tuple | None]:
 
 def _read_numeric_csv(path: Path) -> np.ndarray:
     """float64[rows, columns] from a comma-separated file; one header line is allowed."""
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    lines = [line for line in read_text(path, "CSV file").splitlines() if line.strip()]
     if not lines:
         raise InputError(f"{path}: the file is empty")
     first = lines[0].split(",")
@@ -261,7 +279,7 @@ def make_points_file(
 
     Without a test set in the file, a stratified `test_fraction` is held out with the seed.
     """
-    path = _existing_file(path, "points")
+    path = _given_file(path, "points")
     points, labels, test = _read_point_file(path)
     return _labelled_dataset(
         path.stem,
@@ -325,16 +343,21 @@ def make_mnist(
     Without test files, a stratified `test_fraction` of the training files is held out.
     """
     _check_digit(digit)
+    if images is None or labels is None:
+        raise InputError(
+            "mnist reads your IDX files: pass images=FILE and labels=FILE (-o images=FILE "
+            "-o labels=FILE; optionally test_images= and test_labels=)"
+        )
     pixels, digits = _read_mnist_pair(
-        _existing_file(images, "mnist images"), _existing_file(labels, "mnist labels")
+        _given_file(images, "mnist images", "images"), _given_file(labels, "mnist labels", "labels")
     )
     test = None
     if (test_images is None) != (test_labels is None):
         raise InputError("mnist: give both test_images and test_labels, or neither")
     if test_images is not None:
         test_pixels, test_digits = _read_mnist_pair(
-            _existing_file(test_images, "mnist test images"),
-            _existing_file(test_labels, "mnist test labels"),
+            _given_file(test_images, "mnist test images", "test_images"),
+            _given_file(test_labels, "mnist test labels", "test_labels"),
         )
         test = (test_pixels, np.where(test_digits == digit, 0, 1))
     return _labelled_dataset(
@@ -361,7 +384,7 @@ def make_htru2(
 
     Features are standardised on the training set.
     """
-    path = _existing_file(path, "htru2")
+    path = _given_file(path, "htru2")
     table = _read_numeric_csv(path)
     if table.shape[1] != HTRU2_FEATURES + 1:
         raise InputError(

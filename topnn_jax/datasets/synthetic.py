@@ -15,6 +15,22 @@ import numpy as np
 
 from topnn_jax.datasets.base import Dataset, TopologyPreset
 from topnn_jax.errors import InputError
+from topnn_jax.topology.parameters import check_memory
+
+# Peak bytes a generator needs per unit of `size` (measured at size 2,000,000: D-I 494, its grid's
+# distances to the nine centres; D-II and D-III 104, training and test points in float64).
+BYTES_PER_SIZE = {"D-I": 512, "D-II": 128, "D-III": 128}
+
+
+def _check_size(name: str, size: int | None, paper: int) -> None:
+    """Refuse, before generating it, a size whose points would exceed the memory limit."""
+    if size is not None:
+        check_memory(
+            f"{name} size {size}",
+            size * BYTES_PER_SIZE[name],
+            f"use a smaller size (the paper's is {paper:,})",
+        )
+
 
 # ---------------------------------------------------------------------------------------------
 # D-I: nine disks in a square (2-D)
@@ -57,6 +73,7 @@ def make_d1(seed: int = 0, size: int | None = None) -> Dataset:
         size: approximate number of points before the split (default 10,050, the paper's grid);
             smaller values use a coarser grid of the same square.
     """
+    _check_size("D-I", size, D1_SIZE)
     grid_step = D1_GRID_STEP
     if size is not None:
         grid_step = D1_GRID_STEP * math.sqrt(D1_SIZE / size)
@@ -144,6 +161,7 @@ def make_d2(seed: int = 0, size: int | None = None) -> Dataset:
         seed: seeds the uniform noise; the test set uses fresh noise from the same generator.
         size: number of training points (default 45,000); rounded down to a multiple of 36.
     """
+    _check_size("D-II", size, D2_CIRCLES * D2_POINTS_PER_CIRCLE)
     per_circle = D2_POINTS_PER_CIRCLE if size is None else size // D2_CIRCLES
     if per_circle < D2_MIN_POINTS_PER_CIRCLE:
         raise InputError(
@@ -237,6 +255,7 @@ def make_d3(seed: int = 0, size: int | None = None) -> Dataset:
         seed: seeds the test set's phases.
         size: number of training points (default 37,800); the spheres shrink in proportion.
     """
+    _check_size("D-III", size, 37_800)
     n, inner_n = 1_000, 200
     if size is not None:
         n = round(1_000 * size / 37_800)

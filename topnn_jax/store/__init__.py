@@ -15,6 +15,7 @@ Layout::
 * `records`: the columns, keys and rows of the two tables, and the JSON files;
 * `params`: a trained network's file;
 * `directory`: creating a store, or checking that a resumed run is the same experiment;
+* `lock`: one writer per store (an exclusive lock on DIR/.lock, held while a run writes);
 * `measured`: a store of networks measured by `topnn_jax.measure`, and their diagrams.
 
 `topnn_jax.results` reads a store; only the pipeline and the command line write one. Names are
@@ -27,7 +28,8 @@ __getattr__, __dir__, __all__ = _attach(
     __name__,
     {
         ".csv_table": ("CsvTable", "format_row", "format_value", "read_rows"),
-        ".directory": ("environment", "open_store", "resumable_part"),
+        ".directory": ("check_store", "environment", "open_store", "resumable_part"),
+        ".lock": ("LOCK_FILE", "StoreLock"),
         ".measured": ("DIAGRAMS_DIR", "diagrams_path", "load_diagrams", "save_measurement"),
         ".params": ("PARAMS_DIR", "load_network", "params_path", "save_network"),
         ".records": (
@@ -42,7 +44,9 @@ __getattr__, __dir__, __all__ = _attach(
             "STEP_COLUMN",
             "betti_columns",
             "betti_key",
+            "betti_problem",
             "betti_row",
+            "network_problem",
             "network_row",
             "read_json",
             "write_json",

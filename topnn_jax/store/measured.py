@@ -28,6 +28,7 @@ from topnn_jax.atomic import atomic_save_npz
 from topnn_jax.errors import InputError, check_int
 from topnn_jax.store.csv_table import CsvTable, read_rows
 from topnn_jax.store.directory import environment
+from topnn_jax.store.lock import StoreLock
 from topnn_jax.store.records import (
     BETTI_FILE,
     CONFIG_FILE,
@@ -39,7 +40,9 @@ from topnn_jax.store.records import (
     STEP_COLUMN,
     betti_columns,
     betti_key,
+    betti_problem,
     betti_row,
+    network_problem,
     read_json,
     widths_architecture,
     write_json,
@@ -67,15 +70,35 @@ def save_measurement(
     """Add `measurement` to the store at `directory` as one network (arguments as in
     `Measurement.save`); betti.csv rows first, then the networks.csv row, so that an interrupted
     save leaves no network half measured. Returns `directory`."""
+    directory = Path(directory)
     identity = (network_id, dataset, activation, seed, step)
-    section, row = check_destination(
-        directory, *identity, measurement.parameters(), measurement.widths
-    )
+    destination = (directory, *identity, measurement.parameters(), measurement.widths)
+    check_destination(*destination)  # before the lock: a refusal writes nothing
+    with StoreLock(directory):
+        _save(measurement, *check_destination(*destination), directory, network_id, step)
+    return directory
+
+
+def _save(
+    measurement: Measurement,
+    section: dict,
+    row: dict,
+    directory: Path,
+    network_id: str,
+    step: int | None,
+) -> None:
+    """Write a checked measurement (`save_measurement`), holding the store's lock."""
     section["layer_names"][network_id] = list(measurement.layer_names)
     maxdim = measurement.maxdim
-    directory.mkdir(parents=True, exist_ok=True)
-    networks = CsvTable(directory / NETWORKS_FILE, NETWORK_COLUMNS, NETWORK_KEY)
-    betti = CsvTable(directory / BETTI_FILE, betti_columns(maxdim, steps=True), betti_key(True))
+    networks = CsvTable(
+        directory / NETWORKS_FILE,
+        NETWORK_COLUMNS,
+        NETWORK_KEY,
+        check=lambda held: network_problem(held, trained=False),
+    )
+    betti = CsvTable(
+        directory / BETTI_FILE, betti_columns(maxdim, steps=True), betti_key(True), betti_problem
+    )
     write_json(directory / CONFIG_FILE, {"name": directory.name, MEASURE_SECTION: section})
     write_json(directory / ENVIRONMENT_FILE, environment())
     step_text = "" if step is None else str(step)
@@ -87,7 +110,6 @@ def save_measurement(
     networks.finalize()
     if measurement.diagrams:
         save_diagrams(measurement, diagrams_path(directory, network_id, step))
-    return directory
 
 
 def check_destination(
@@ -222,7 +244,7 @@ def load_diagrams(path: str | Path) -> dict[tuple[int, int], list[np.ndarray]]:
     """(layer, label) -> [diagram of dimension 0, 1, ...] from a file of `save_diagrams`; each
     diagram float64[bars, 2], as `ripser(...)["dgms"]` gives them (ready for persim)."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as archive:
             meta = json.loads(str(archive["meta"]))
             found: dict[tuple[int, int], dict[int, np.ndarray]] = {}
             for name in archive.files:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -62,9 +63,10 @@ def _flat(params: Params, prefix: str = "") -> dict[str, np.ndarray]:
 
 
 def load_network(path: str | os.PathLike) -> TrainedNetwork:
-    """Read a file written by `save_network`."""
+    """Read a file written by `save_network`; `InputError` naming it if it is missing,
+    truncated or not such a file."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as archive:
             meta = json.loads(str(archive["meta"]))
             params: Params = {}
             snapshots: dict[int, Params] = {}
@@ -75,8 +77,10 @@ def load_network(path: str | os.PathLike) -> TrainedNetwork:
                 elif name != "meta":
                     layer, leaf = name.split("/")
                     params.setdefault(layer, {})[leaf] = archive[name]
-    except (OSError, KeyError, ValueError) as error:
-        raise InputError(f"{path}: not a saved topnn-jax network ({error})") from error
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise InputError(
+            f"{path}: damaged (truncated?) or not a saved topnn-jax network ({error})"
+        ) from None
     if meta.get("format") != _FORMAT:
         raise InputError(f"{path}: unknown format {meta.get('format')!r}, expected {_FORMAT!r}")
     spec = ArchitectureSpec.from_dict(meta["spec"])

@@ -4,7 +4,9 @@ each, and the JSON files (config.json, environment.json)."""
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -112,6 +114,67 @@ def betti_row(
     return row
 
 
+_NATURAL = re.compile(r"^[0-9]+$")
+
+
+def _natural(text: str) -> bool:
+    """An integer >= 0 as the store writes one ("0", "12"; not "-3", "2.5", "x" or "")."""
+    return bool(_NATURAL.match(text))
+
+
+def _fraction(text: str) -> bool:
+    """A float in [0, 1] (an accuracy)."""
+    try:
+        return 0.0 <= float(text) <= 1.0
+    except ValueError:
+        return False
+
+
+def network_problem(row: dict[str, str], trained: bool = True) -> str | None:
+    """What is wrong with a networks.csv row read back, or None. A network of a measure store
+    (`trained` False) may have empty steps and accuracies."""
+    for column in ("network_id", "dataset", "architecture", "activation"):
+        if row[column] == "":
+            return f"empty {column}"
+    if not _natural(row["seed"]):
+        return f"seed {row['seed']!r} is not an integer >= 0"
+    if not (_natural(row["steps"]) or (not trained and row["steps"] == "")):
+        return f"steps {row['steps']!r} is not an integer >= 0"
+    for column in ("train_accuracy", "test_accuracy"):
+        if not (_fraction(row[column]) or (not trained and row[column] == "")):
+            return f"{column} {row[column]!r} is not a number in [0, 1]"
+    if row["well_trained"] not in ("true", "false"):
+        return f"well_trained {row['well_trained']!r} is neither true nor false"
+    return None
+
+
+def betti_problem(row: dict[str, str], need_b0: bool = True) -> str | None:
+    """What is wrong with a betti.csv row read back, or None: counts must be integers >= 0
+    (higher dimensions than b0 may be empty, and b0 too unless `need_b0`: a reader takes an
+    empty value as not measured), the step empty or an integer."""
+    if row["network_id"] == "":
+        return "empty network_id"
+    if row.get(STEP_COLUMN, "") != "" and not _natural(row[STEP_COLUMN]):
+        return f"step {row[STEP_COLUMN]!r} is not an integer >= 0"
+    counts = [c for c in row if c[:1] == "b" and c[1:].isdigit()]
+    may_be_empty = set(counts[1:] if need_b0 else counts)
+    for column in ("layer", "label", "n_points", "k", "scale", *counts):
+        value = row.get(column)
+        if value is not None and not (_natural(value) or (value == "" and column in may_be_empty)):
+            return f"{column} {value!r} is not an integer >= 0"
+    if "seconds" in row and not _duration(row["seconds"]):
+        return f"seconds {row['seconds']!r} is not a duration"
+    return None
+
+
+def _duration(text: str) -> bool:
+    """A finite float >= 0."""
+    try:
+        return math.isfinite(float(text)) and float(text) >= 0
+    except ValueError:
+        return False
+
+
 def write_networks_csv(path: str | os.PathLike, networks: Sequence[TrainedNetwork]) -> None:
     """Write one row per network (columns `NETWORK_COLUMNS`) atomically, formatted as the
     results store formats it (booleans true/false, floats to 6 significant digits)."""
@@ -127,9 +190,13 @@ def write_json(path: Path, data: Any) -> None:
 
 def read_json(path: Path) -> Any:
     """JSON from a store file, or `InputError` naming the file if it is missing or malformed."""
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"{path} is missing: is {path.parent} a topnn-jax results directory?")
+    if not path.is_file():
+        raise InputError(f"{path} is a directory, not a file")
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: not UTF-8 text (byte {error.start})") from None
     except json.JSONDecodeError as error:
         raise InputError(f"{path}: malformed JSON ({error})") from None

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from topnn_jax.errors import InputError, check_int
+from topnn_jax.topology.graph import check_knn_size
 from topnn_jax.topology.homology import Collapse, hop_persistence
 from topnn_jax.topology.job import BettiJob, BettiResult, JobOptions, PreparedCloud, run_job
 from topnn_jax.topology.knn_device import device_knn_indices
@@ -128,9 +129,14 @@ def prepare_cloud(points: np.ndarray, k: int, engine: str = "auto") -> PreparedC
     return PreparedCloud(n_input, len(cloud), k, k_used, kept, neighbours, seconds)
 
 
-def neighbour_table(points: np.ndarray, k: int, engine: str = "auto") -> PreparedCloud:
-    """A prepared cloud with its kNN table found here (arguments as in `prepare_cloud`)."""
-    return prepare_cloud(points, k, engine).with_neighbours()
+def neighbour_table(
+    points: np.ndarray, k: int, engine: str = "auto", max_bytes: int | None = None
+) -> PreparedCloud:
+    """A prepared cloud with its kNN table found here (arguments as in `prepare_cloud`), after
+    checking the kNN graph's memory (`check_knn_size`, default limit half the RAM)."""
+    cloud = prepare_cloud(points, k, engine)
+    check_knn_size(cloud.n_points, cloud.k_used, max_bytes)
+    return cloud.with_neighbours()
 
 
 def prepare_job(
@@ -176,7 +182,10 @@ def betti_numbers(
         The Betti numbers with sizes and timing.
     """
     options = JobOptions(collapse, n_threads, max_bytes)
-    return run_job(prepare_job(points, k, scale, maxdim, options))
+    job = prepare_job(points, k, scale, maxdim, options)
+    # Here, not in `prepare_job`: a pool's job refused for its size is a result, not a stop.
+    check_knn_size(job.cloud.n_points, job.cloud.k_used, max_bytes)
+    return run_job(job)
 
 
 def persistence(
@@ -196,7 +205,7 @@ def persistence(
     max_scale = check_parameter("scale", max_scale)
     maxdim = check_parameter("maxdim", maxdim)
     n_threads = check_int("n_threads", n_threads, 1)
-    cloud = neighbour_table(points, k)
+    cloud = neighbour_table(points, k, max_bytes=max_bytes)
     result = hop_persistence(
         cloud.neighbours, max_scale, maxdim, n_threads=n_threads, max_bytes=max_bytes
     )

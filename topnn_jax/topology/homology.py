@@ -30,7 +30,8 @@ from scipy.sparse.csgraph import connected_components
 
 from topnn_jax.errors import InputError
 from topnn_jax.topology.collapse import edge_collapse, strong_collapse
-from topnn_jax.topology.graph import check_complex_size, checked_hop_graph, default_max_bytes
+from topnn_jax.topology.graph import check_complex_size, checked_hop_graph
+from topnn_jax.topology.parameters import check_memory, memory_limit
 
 Collapse = Literal["auto", "vertex", "edge", "none"]
 COLLAPSES: dict[str, str] = {
@@ -111,6 +112,19 @@ def betti_at(diagrams: list, scale: float) -> tuple[int, ...]:
     return tuple(int(np.sum((d[:, 0] <= scale) & (d[:, 1] > scale))) for d in diagrams)
 
 
+def _betti_by_scale(diagrams: tuple[np.ndarray, ...], max_scale: int) -> np.ndarray:
+    """int64[max_scale, dims]: `betti_at` at every scale 1..max_scale, without a Python loop
+    over the scales: bars born by s minus bars dead by s (a bar dies no earlier than it is born).
+    """
+    scales = np.arange(1, max_scale + 1)
+    columns = [
+        np.searchsorted(np.sort(d[:, 0]), scales, side="right")
+        - np.searchsorted(np.sort(d[:, 1]), scales, side="right")
+        for d in diagrams
+    ]
+    return np.column_stack(columns).astype(np.int64)
+
+
 def _reduced_betti(
     closed: sp.csr_array,
     candidates: np.ndarray,
@@ -118,7 +132,7 @@ def _reduced_betti(
     maxdim: int,
     collapse: Collapse,
     n_threads: int,
-    max_bytes: int,
+    max_bytes: int | None,
 ) -> tuple[tuple[int, ...], int]:
     """beta_1..beta_maxdim of a flag complex after collapsing it, and the vertices kept.
 
@@ -171,7 +185,7 @@ def betti_from_neighbours(
     collapse = resolve_collapse(collapse, maxdim)
     start = time.perf_counter()
     n = neighbours.shape[0]
-    max_bytes = default_max_bytes() if max_bytes is None else max_bytes
+    memory_limit(max_bytes)  # a bad limit is refused before any work
     checked_dim = maxdim if collapse == "none" else min(maxdim, 1)
     graph, hops = checked_hop_graph(neighbours, scale, checked_dim, max_bytes)
     beta_0 = connected_components(graph, directed=False, return_labels=False)
@@ -220,7 +234,13 @@ def hop_persistence(
     `betti_from_neighbours`.
     """
     start = time.perf_counter()
-    max_bytes = default_max_bytes() if max_bytes is None else max_bytes
+    # the Betti table: the scales, two counts per dimension and the table itself, 8 bytes each
+    check_memory(
+        f"the Betti numbers at each of the {max_scale} hop scales",
+        8 * max_scale * (2 * maxdim + 4),
+        "use a smaller max_scale (beyond the graph's diameter nothing changes)",
+        max_bytes,
+    )
     _, hops = checked_hop_graph(neighbours, max_scale, maxdim, max_bytes)
     raw = _giotto_diagrams(_upper_coo(hops, flat=False), maxdim, float(max_scale), n_threads)
     diagrams = tuple(
@@ -229,5 +249,5 @@ def hop_persistence(
         )
         for d in raw
     )
-    betti = np.array([betti_at(diagrams, s) for s in range(1, max_scale + 1)], dtype=np.int64)
+    betti = _betti_by_scale(diagrams, max_scale)
     return HopPersistence(diagrams, betti, hops.nnz // 2, time.perf_counter() - start)

@@ -9,8 +9,12 @@ a `BettiResult`. This module imports neither JAX nor the device kNN, so workers 
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import os
 import signal
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -167,9 +171,47 @@ class BettiResult:
 
 
 def ignore_interrupts() -> None:
-    """A worker process's initializer: Ctrl-C is for the parent, which stops its pool in order.
-    (Here, not beside the pool, so that a worker imports this light module only.)"""
+    """Ignore Ctrl-C in a worker process: it is for the parent, which stops its pool in order."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def start_worker(parent_pid: int) -> None:
+    """A worker process's initializer: ignore Ctrl-C and end with the parent (`parent_pid`).
+    (Here, not beside the pool, so that a worker imports this light module only.)"""
+    ignore_interrupts()
+    end_with_parent(parent_pid)
+
+
+def end_with_parent(parent_pid: int) -> None:
+    """Make this process exit when its parent, `parent_pid`, dies; at once if it already has.
+
+    On Linux the kernel kills it (`PR_SET_PDEATHSIG`; it fires when the *thread* that started
+    this process ends, so start workers from a thread that outlives them, e.g. the main one);
+    elsewhere a daemon thread polls the parent's pid.
+    """
+    if not _kill_me_with_parent():
+        threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+    if os.getppid() != parent_pid:  # the parent died before the signal was set up
+        os._exit(1)
+
+
+def _kill_me_with_parent() -> bool:
+    """Ask Linux to SIGKILL this process when its parent dies; False where it cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    pr_set_pdeathsig = 1
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _exit_with_parent(parent_pid: int, poll_seconds: float = 0.5) -> None:
+    """Exit this process as soon as `parent_pid` is no longer its parent."""
+    while os.getppid() == parent_pid:
+        time.sleep(poll_seconds)
+    os._exit(1)
 
 
 def run_outcomes(jobs: list[BettiJob]) -> list[BettiResult | InputError]:

@@ -1,16 +1,21 @@
 """The measurement's parameters and their limits, in one place: configs, data-set presets, the
-topology functions and the command line all check k, scale, stride and maxdim here."""
+topology functions and the command line all check k, scale, stride and maxdim here, and every
+request that would allocate a lot (a data set, a network, a sweep, a kNN graph, a complex) is
+held against one memory limit here before it is allocated."""
 
 from __future__ import annotations
 
-from topnn_jax.errors import check_int
+import os
+from collections.abc import Mapping
+
+from topnn_jax.errors import InputError, check_int
 
 MAX_HOMOLOGY_DIM = 3
 """Highest homology dimension computed (beta_3)."""
 
 LIMITS: dict[str, tuple[int, int | None]] = {
     "k": (1, None),  # true nearest neighbours per point (the point itself not counted)
-    "scale": (1, None),  # hop scale of the Vietoris-Rips complex
+    "scale": (1, None),  # hop scale of the Vietoris-Rips complex (hops stop at the diameter)
     "stride": (1, None),  # the homology subsample keeps every stride-th point of a class
     "maxdim": (0, MAX_HOMOLOGY_DIM),
 }
@@ -22,3 +27,49 @@ def check_parameter(name: str, value: object, where: str = "") -> int:
     `InputError` naming it, prefixed by `where` (e.g. "[topology] ")."""
     low, high = LIMITS[name]
     return check_int(f"{where}{name}", value, low, high)
+
+
+def check_stride(class_sizes: Mapping[int, int], k: int, stride: int, where: str = "") -> None:
+    """Refuse a stride that thins a class (label -> its points) of more than k points to k
+    points or fewer.
+
+    Such a cloud would be measured with fewer neighbours than asked (k_used < k; one point gives
+    (1, 0, ...)), a wrong number that looks like a result. A class that has k points or fewer
+    before thinning is measured as before (k reduced, reported as `k_reduced`): that is the
+    data's size, not a bad stride; layer clouds that collapse to few distinct points are
+    results too, so only the subsample's size is checked here.
+    """
+    for label, size in class_sizes.items():
+        kept = -(-size // stride)
+        if size > k and kept <= k:
+            raise InputError(
+                f"{where}stride {stride} keeps {kept} of the {size} points of class {label}, but "
+                f"a cloud needs at least k + 1 = {k + 1} points for k = {k} neighbours; use "
+                f"stride <= {(size - 1) // k}"
+            )
+
+
+def default_max_bytes() -> int:
+    """Half the machine's physical memory: the default memory limit of one request."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+
+
+def memory_limit(max_bytes: int | None = None) -> int:
+    """`max_bytes` checked (an integer >= 1), or `default_max_bytes()` when None."""
+    return default_max_bytes() if max_bytes is None else check_int("max_bytes", max_bytes, 1)
+
+
+def gib(size: float) -> str:
+    """Bytes as '12.3 GiB' (or '0.4 MiB' below a GiB)."""
+    return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.1f} MiB"
+
+
+def check_memory(what: str, need: float, advice: str, max_bytes: int | None = None) -> None:
+    """Refuse, before allocating it, a request estimated to need more than `max_bytes` (default
+    half the RAM): "WHAT needs about X GiB, over the limit of Y GiB (half the RAM); ADVICE"."""
+    limit = memory_limit(max_bytes)
+    if need > limit:
+        source = " (half the RAM)" if max_bytes is None else ""
+        raise InputError(
+            f"{what} needs about {gib(need)}, over the limit of {gib(limit)}{source}; {advice}"
+        )

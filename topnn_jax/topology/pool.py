@@ -7,7 +7,10 @@ another class with its methods). Each prepares a job in the caller's process
 finishes it with `run_job` (the kd-tree kNN, the homology). giotto-ph holds the GIL, so parallel
 jobs need processes: `BettiPool`'s workers import only `topnn_jax.topology.job` (numpy, scipy,
 giotto-ph: no JAX), so the parent, which also drives training, does not wait on the kNN. Workers
-start with "spawn", which is safe with a parent that runs JAX threads (fork is not).
+start with "spawn", which is safe with a parent that runs JAX threads (fork is not), and end
+when the parent dies (`topnn_jax.topology.job.start_worker`). When a worker dies (killed, out of
+memory), `BettiPool` starts fresh workers and reruns the jobs the pool lost, a bounded number of
+times; past that it raises `WorkLostError`.
 """
 
 from __future__ import annotations
@@ -27,10 +30,10 @@ from typing import Protocol, Self
 
 import numpy as np
 
-from topnn_jax.errors import InputError, check_int
+from topnn_jax.errors import InputError, WorkLostError, check_int
 from topnn_jax.topology.cloud import prepare_job
 from topnn_jax.topology.homology import Collapse
-from topnn_jax.topology.job import BettiResult, JobOptions, ignore_interrupts, run_job
+from topnn_jax.topology.job import BettiJob, BettiResult, JobOptions, run_job, start_worker
 
 Outcome = BettiResult | InputError
 """A job's result, or the `InputError` that refused it (a complex too large for memory)."""
@@ -49,7 +52,7 @@ def _starting_workers() -> Iterator[None]:
     """The context in which worker processes may start.
 
     * SIGINT is ignored (main thread only), so that a Ctrl-C during their start-up (before
-      `ignore_interrupts` runs) cannot kill them with a traceback;
+      `start_worker` runs) cannot kill them with a traceback;
     * the main module is hidden from "spawn": a started worker would otherwise import the
       user's script again, which fails ("bootstrapping phase") in a script without an
       ``if __name__ == "__main__":`` guard and reruns its unguarded code. Workers need only
@@ -147,6 +150,11 @@ class BettiPool(_LocalExecutor):
             threads, which help dimensions >= 1 only).
         collapse: as in `topology.betti_numbers`.
         max_bytes: per-job memory ceiling, as in `topology.betti_numbers`.
+        max_restarts: how many times a pool whose worker died is replaced by fresh workers
+            that rerun its lost jobs; once more raises `WorkLostError`.
+
+    Workers start in the thread that calls `submit`; on Linux they end with it (see
+    `topnn_jax.topology.job.end_with_parent`), so submit from a thread that outlives the pool.
     """
 
     def __init__(
@@ -155,17 +163,25 @@ class BettiPool(_LocalExecutor):
         threads: int = 1,
         collapse: Collapse = "auto",
         max_bytes: int | None = None,
+        max_restarts: int = 3,
     ) -> None:
         super().__init__(threads, collapse, max_bytes)
         threads = self.options.n_threads
         workers = max(1, available_cpus() // threads) if workers is None else workers
         self.workers = check_int("workers", workers, 1)
-        self._executor = ProcessPoolExecutor(
+        self.max_restarts = check_int("max_restarts", max_restarts, 0)
+        self.restarts = 0
+        self._executor = self._new_executor()
+        self._running: dict[Future, tuple[Hashable, BettiJob]] = {}
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        """A pool of fresh workers (they start on the first submits)."""
+        return ProcessPoolExecutor(
             self.workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=ignore_interrupts,  # from job.py: workers import no more than it
+            initializer=start_worker,  # from job.py: workers import no more than it
+            initargs=(os.getpid(),),
         )
-        self._running: dict[Future, Hashable] = {}
 
     def submit(
         self, job_id: Hashable, points: np.ndarray, k: int, scale: int = 2, maxdim: int = 1
@@ -176,9 +192,16 @@ class BettiPool(_LocalExecutor):
         `results()`.
         """
         job = prepare_job(points, k, scale, maxdim, self.options)
+        try:
+            self._submit(job_id, job)
+        except BrokenProcessPool:  # a worker died since `results` last looked
+            self._restart()
+            self._submit(job_id, job)
+
+    def _submit(self, job_id: Hashable, job: BettiJob) -> None:
         with _starting_workers():  # workers start inside submit
             future = self._executor.submit(run_job, job)
-        self._running[future] = job_id
+        self._running[future] = (job_id, job)
 
     @property
     def pending(self) -> int:
@@ -190,8 +213,9 @@ class BettiPool(_LocalExecutor):
 
         A job refused for its input (a complex too large for memory) yields its `InputError`
         in place of a result, so one job cannot stop the stream; any other exception propagates
-        with a note naming the job. A broken pool (a worker died) raises `BrokenProcessPool`
-        once; the jobs it lost are dropped, and those that finished can still be taken.
+        with a note naming the job. When a worker dies, the jobs the pool lost are rerun on
+        fresh workers (at most `max_restarts` times per pool); once more raises `WorkLostError`,
+        dropping the lost jobs (those that finished can still be taken).
 
         Args:
             block: wait until every job submitted so far (or during the iteration) is done;
@@ -205,26 +229,52 @@ class BettiPool(_LocalExecutor):
                 if not done:
                     return
             for future in done:
-                job_id = self._running.pop(future)
-                try:
-                    outcome = _outcome(job_id, future.result)
-                except BrokenProcessPool:
-                    self._drop_lost()
-                    raise
-                yield job_id, outcome
+                if _lost(future):
+                    self._restart()
+                    break  # the futures in `done` are gone
+                job_id, _ = self._running.pop(future)
+                yield job_id, _outcome(job_id, future.result)
 
-    def _drop_lost(self) -> None:
-        """Forget every job a broken pool has not finished (none of them ever will)."""
-        self._running = {
-            future: job_id
-            for future, job_id in self._running.items()
-            if future.done() and not isinstance(future.exception(), BrokenProcessPool)
-        }
+    def _restart(self) -> None:
+        """Replace the broken pool by fresh workers and resubmit the jobs it lost; past
+        `max_restarts`, drop them and raise `WorkLostError`."""
+        lost = [future for future in self._running if _lost(future)]
+        jobs = [self._running.pop(future) for future in lost]
+        _shut_down(self._executor)
+        if self.restarts == self.max_restarts:
+            raise WorkLostError(
+                f"Betti worker processes died {self.restarts + 1} time(s), the pool was "
+                f"restarted {self.restarts} time(s) (the most allowed) and {len(jobs)} job(s) "
+                "were lost; finished results are kept: continue with --resume"
+            )
+        self.restarts += 1
+        self._executor = self._new_executor()
+        for job_id, job in jobs:
+            self._submit(job_id, job)
 
     def close(self) -> None:
         """Stop the workers; unfinished jobs are cancelled."""
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        _shut_down(self._executor, cancel_futures=True)
         self._running.clear()
+
+
+def _shut_down(executor: ProcessPoolExecutor, cancel_futures: bool = False) -> None:
+    """Shut `executor` down, killing the workers of a broken one first.
+
+    (CPython, 3.11 at least, terminates a broken pool's workers without the lock `submit`
+    holds while it starts one: a worker started meanwhile is never terminated, and the pool
+    waits for it for ever.)
+    """
+    if executor._broken:
+        for process in list((executor._processes or {}).values()):
+            process.kill()
+    executor.shutdown(wait=True, cancel_futures=cancel_futures)
+
+
+def _lost(future: Future) -> bool:
+    """True for a future of a broken pool that will never have a result (once the pool broke,
+    every future it has not finished is, or is about to be, failed with `BrokenProcessPool`)."""
+    return not future.done() or isinstance(future.exception(), BrokenProcessPool)
 
 
 def given_or_pool(

@@ -13,7 +13,7 @@ from topnn_jax.datasets import Dataset
 from topnn_jax.errors import InputError
 from topnn_jax.topology.homology import Collapse
 from topnn_jax.topology.job import BettiResult
-from topnn_jax.topology.parameters import check_parameter
+from topnn_jax.topology.parameters import check_parameter, check_stride
 from topnn_jax.topology.pool import BettiExecutor, given_or_pool
 
 
@@ -109,6 +109,8 @@ def scan_parameters(
     maxdim = check_parameter("maxdim", maxdim)
     ks = [check_parameter("k", k) for k in ks]
     scales = [check_parameter("scale", scale) for scale in scales]
+    if ks:
+        check_stride(dict(enumerate(dataset.class_counts())), max(ks), stride, "stride: ")
     settings = (collapse, workers, threads, max_bytes)
     if executor is not None and any(value is not None for value in settings):
         raise InputError(
