@@ -1,11 +1,13 @@
-"""Bad inputs of issue 18 (the input part): each gives a one-line `InputError` (exit 2 on the
-command line) that says what was wrong and what to do, or the correct result; never a
-traceback, a hang or a silent wrong number.
+"""Bad inputs of issue 18: each gives a one-line `InputError` (exit 2 on the command line) that
+says what was wrong and what to do, or the correct result; never a traceback, a hang or a
+silent wrong number.
 
-Inventory: 24 kinds of bad input, 24 clear (each a row of `CASES` or, for the hang that now
-gives the right result, `test_huge_scale_stops_at_the_diameter`).
+Inventory: 26 kinds of bad input here, 26 clear (each a row of `CASES` or, for the hang that
+now gives the right result, `test_huge_scale_stops_at_the_diameter`); the faults and the
+store's inputs are tested beside them (19 kinds in tests/test_faults_store.py, 4 in
+tests/test_faults_processes.py, listed at the end): 49 kinds, 49 clear.
 
-Tracebacks (8):
+Tracebacks (9):
   toml-not-utf8        a config file that is not UTF-8
   csv-not-utf8         a CSV data file that is not UTF-8
   d1-size-1e9          D-I size = 10**9 (refused by its memory estimate)
@@ -13,6 +15,7 @@ Tracebacks (8):
   size-float           [data] size = 1e9 (a TOML float)
   arch-200000000-wide  architecture 2-200000000-2 (training memory)
   seeds-1e9            [networks] seeds = 1000000000 (the sweep's memory)
+  train-seeds-1e9      train --seeds 1000000000 (refused before listing the seeds)
   cloud-10-million     betti_numbers of 10,000,000 points (kNN graph memory)
 Hangs (3):
   scale-1e9            betti_numbers(60 points, scale=10**9): hops stop at the diameter (a result)
@@ -26,11 +29,26 @@ Silently accepted (8):
   stride-config        [topology] stride = 100000 (1-point clouds)
   stride-betti         betti --dataset D-I --stride 100000
   stride-measure       measure --stride 100000
-Unclear (5 places and messages; 7 rows):
+Unclear (6 places and messages; 8 rows):
   dir-config, dir-data, dir-npy, dir-layers   a directory where a file is expected
   mnist-options        datasets show mnist names images= and labels=
   seed-2**64           a seed of 2**64 names [networks] seeds and the limit 2**32
+  train-seeds-2**64    train --seeds 2**64 names the option and its range
   max-bytes-negative   max_bytes = -5 says max_bytes must be >= 1
+Faults (tests/test_faults_processes.py, 4):
+  the main process killed (SIGKILL, SIGTERM) while measuring: no worker left behind
+  SIGTERM: "terminated", exit 143, the store resumes to identical tables
+  a PH worker killed mid-run: its jobs rerun on a fresh pool, identical tables
+  workers dying more often than max_restarts: WorkLostError in one line
+Store (tests/test_faults_store.py, 19):
+  two runs on one store (lock); disk full in an atomic write, in an appended row and on a
+  real full tmpfs; temp files left by a failed write or an interrupted run; the umask and the
+  folder's fsync; betti values x / -3 / 2.5 / empty; well_trained = yes, steps = 1.5; keys
+  held twice; a header without a column; bad values in a summary; a store of networks without
+  its config resumed; a resume under another max_steps; an output path that is a file, under a
+  file, unwritable (run, train, report, plot, datasets export); a truncated params file on
+  resume, on a measure-only resume and in a report; a config.json that is a list and tables
+  that are not UTF-8; members that cannot be made checked before the store is written
 """
 
 from __future__ import annotations
@@ -193,6 +211,40 @@ CASES = [
         r"layers file .*folder is a directory, not a file",
     ),
     ("mnist-options", _cli("datasets", "show", "mnist"), r"pass images=FILE and labels=FILE"),
+    (
+        "train-seeds-2**64",
+        _cli(
+            "train",
+            "--dataset",
+            "D-I",
+            "--arch",
+            "3_by_6",
+            "--activation",
+            "relu",
+            "--seeds",
+            str(2**64),
+            "--out",
+            "{tmp}/store",
+        ),
+        r"^--seeds must be in 1\.\.2\*\*32 \(how many seeds\), got 18446744073709551616$",
+    ),
+    (
+        "train-seeds-1e9",
+        _cli(
+            "train",
+            "--dataset",
+            "D-I",
+            "--arch",
+            "3_by_6",
+            "--activation",
+            "relu",
+            "--seeds",
+            "1000000000",
+            "--out",
+            "{tmp}/store",
+        ),
+        r"^--seeds: a sweep of 1,000,000,000 networks needs about",
+    ),
     (
         "seed-2**64",
         _run_config("[networks]\nseeds = [18446744073709551616]"),
