@@ -92,6 +92,12 @@ def _run_config(text):
     return ("config", text)
 
 
+def _train_seeds(count):
+    """`topnn-jax train` of one small network with `--seeds count`."""
+    train = ("train", "--dataset", "D-I", "--arch", "3_by_6", "--activation", "relu")
+    return _cli(*train, "--seeds", count, "--out", "{tmp}/store")
+
+
 def _api(call):
     return ("api", call)
 
@@ -213,36 +219,12 @@ CASES = [
     ("mnist-options", _cli("datasets", "show", "mnist"), r"pass images=FILE and labels=FILE"),
     (
         "train-seeds-2**64",
-        _cli(
-            "train",
-            "--dataset",
-            "D-I",
-            "--arch",
-            "3_by_6",
-            "--activation",
-            "relu",
-            "--seeds",
-            str(2**64),
-            "--out",
-            "{tmp}/store",
-        ),
+        _train_seeds(str(2**64)),
         r"^--seeds must be in 1\.\.2\*\*32 \(how many seeds\), got 18446744073709551616$",
     ),
     (
         "train-seeds-1e9",
-        _cli(
-            "train",
-            "--dataset",
-            "D-I",
-            "--arch",
-            "3_by_6",
-            "--activation",
-            "relu",
-            "--seeds",
-            "1000000000",
-            "--out",
-            "{tmp}/store",
-        ),
+        _train_seeds("1000000000"),
         r"^--seeds: a sweep of 1,000,000,000 networks needs about",
     ),
     (

@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from topnn_jax.datasets import Dataset, TopologyPreset, load, resolve_dataset
-from topnn_jax.datasets.real import existing_file, read_text
-from topnn_jax.errors import InputError
+from topnn_jax.errors import InputError, existing_file, read_text
 from topnn_jax.models import PAPER_ACTIVATIONS, ArchitectureSpec, check_activation
 from topnn_jax.networks import MAX_SEED, check_sweep_size
 from topnn_jax.topology.parameters import check_parameter, check_stride

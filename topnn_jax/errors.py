@@ -1,6 +1,9 @@
-"""The project's error type for bad input, and the integer check every module shares."""
+"""The project's error types, and the input checks every module shares: integers, files given
+by the user (exist, are files, are UTF-8 text)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -28,3 +31,24 @@ def check_int(name: str, value: object, low: int, high: int | None = None) -> in
         bounds = f">= {low}" if high is None else f"in {low}..{high}"
         raise InputError(f"{name} must be {bounds}, got {value}")
     return int(value)
+
+
+def existing_file(path: str | Path, what: str) -> Path:
+    """The path as a `Path`, or `InputError` saying it does not exist or is a directory."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{what} {path} is a directory, not a file")
+    if not path.is_file():
+        raise InputError(f"{what} not found: {path} does not exist")
+    return path
+
+
+def read_text(path: Path, what: str) -> str:
+    """A file's text, or `InputError` naming the file when it is not UTF-8."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"{what} {path} is not UTF-8 text (byte {error.object[error.start]:#04x} at offset "
+            f"{error.start}); save it as UTF-8"
+        ) from None

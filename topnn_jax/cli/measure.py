@@ -11,8 +11,7 @@ import numpy as np
 
 from topnn_jax.cli.progress import Counter
 from topnn_jax.cli.topology import load_npy
-from topnn_jax.datasets.real import existing_file
-from topnn_jax.errors import InputError
+from topnn_jax.errors import InputError, existing_file
 from topnn_jax.measurement import measure
 from topnn_jax.store.measured import check_destination
 

@@ -7,7 +7,6 @@ import dataclasses
 import time
 from pathlib import Path
 
-from topnn_jax.atomic import check_output_dir
 from topnn_jax.cli.executor import add_executor_arguments, run_section
 from topnn_jax.cli.progress import Counter
 from topnn_jax.cli.report import write_store_report
@@ -100,8 +99,6 @@ def _experiment(args: argparse.Namespace) -> ExperimentConfig:
 
 def _run_command(args: argparse.Namespace) -> int:
     """Run the experiment, print its summary and write its report."""
-    if args.out is not None:
-        check_output_dir(args.out)  # the config's out is checked by `run_experiment`
     config = _experiment(args)
     if args.member_chunk is not None:
         config = _with_member_chunk(config, args.member_chunk)

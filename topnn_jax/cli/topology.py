@@ -11,8 +11,7 @@ import numpy as np
 from topnn_jax.cli.executor import add_executor_arguments, run_section
 from topnn_jax.config import RunSection
 from topnn_jax.datasets import load
-from topnn_jax.datasets.real import existing_file
-from topnn_jax.errors import InputError
+from topnn_jax.errors import InputError, existing_file
 from topnn_jax.results import class_name
 from topnn_jax.topology import (
     COLLAPSES,

@@ -17,7 +17,7 @@ from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.decomposition import PCA
 
 from topnn_jax.datasets.base import Dataset, TopologyPreset, validate_labelled_points
-from topnn_jax.errors import InputError
+from topnn_jax.errors import InputError, existing_file, read_text
 
 DEFAULT_TEST_FRACTION = 0.25
 REAL_DATA_PRESET = TopologyPreset(k=13, scale=2, stride=1, maxdim=1)
@@ -181,27 +181,6 @@ def make_breast_cancer(seed: int = 0, test_fraction: float = DEFAULT_TEST_FRACTI
         description="Wisconsin breast cancer (scikit-learn), standardised: malignant (0) vs benign",
         options={"test_fraction": test_fraction},
     )
-
-
-def existing_file(path: str | Path, what: str) -> Path:
-    """The path as a `Path`, or `InputError` saying it does not exist or is a directory."""
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"{what} {path} is a directory, not a file")
-    if not path.is_file():
-        raise InputError(f"{what} not found: {path} does not exist")
-    return path
-
-
-def read_text(path: Path, what: str) -> str:
-    """A file's text, or `InputError` naming the file when it is not UTF-8."""
-    try:
-        return path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise InputError(
-            f"{what} {path} is not UTF-8 text (byte {error.object[error.start]:#04x} at offset "
-            f"{error.start}); save it as UTF-8"
-        ) from None
 
 
 def _given_file(path: str | Path | None, what: str, option: str = "path") -> Path:

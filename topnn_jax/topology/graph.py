@@ -12,9 +12,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from topnn_jax.topology.parameters import check_memory, default_max_bytes, memory_limit
-
-__all__ = ["check_complex_size", "check_knn_size", "checked_hop_graph", "default_max_bytes"]
+from topnn_jax.topology.parameters import check_memory, memory_limit
 
 # Bytes giotto-ph and scipy need per undirected edge of the hop graph (CSR, COO, giotto-ph's own
 # sparse copy) and per simplex of the top dimension (giotto-ph's columns, pivots, reduction).
