@@ -2,10 +2,10 @@
 says what was wrong and what to do, or the correct result; never a traceback, a hang or a
 silent wrong number.
 
-Inventory: 26 kinds of bad input here, 26 clear (each a row of `CASES` or, for the hang that
+Inventory: 28 kinds of bad input here, 28 clear (each a row of `CASES` or, for the hang that
 now gives the right result, `test_huge_scale_stops_at_the_diameter`); the faults and the
 store's inputs are tested beside them (19 kinds in tests/test_faults_store.py, 4 in
-tests/test_faults_processes.py, listed at the end): 49 kinds, 49 clear.
+tests/test_faults_processes.py, listed at the end): 51 kinds, 51 clear.
 
 Tracebacks (9):
   toml-not-utf8        a config file that is not UTF-8
@@ -35,6 +35,9 @@ Unclear (6 places and messages; 8 rows):
   seed-2**64           a seed of 2**64 names [networks] seeds and the limit 2**32
   train-seeds-2**64    train --seeds 2**64 names the option and its range
   max-bytes-negative   max_bytes = -5 says max_bytes must be >= 1
+Training options added later (2):
+  float64-without-x64  [training] precision = "float64" without JAX's 64-bit mode
+  init-unknown         [training] init = "orthogonal"
 Faults (tests/test_faults_processes.py, 4):
   the main process killed (SIGKILL, SIGTERM) while measuring: no worker left behind
   SIGTERM: "terminated", exit 143, the store resumes to identical tables
@@ -236,6 +239,17 @@ CASES = [
         "top-up-past-2**32",
         _run_config("[networks]\nseeds = [4294967290]\ntop_up = 10"),
         r"\[networks\] top_up: 10 more seeds after 4294967290 go past 2\*\*32 - 1",
+    ),
+    # training options added later
+    (
+        "float64-without-x64",
+        _run_config('[training]\nprecision = "float64"'),
+        r"precision = \"float64\" needs JAX's 64-bit mode: run with JAX_ENABLE_X64=1",
+    ),
+    (
+        "init-unknown",
+        _run_config('[training]\ninit = "orthogonal"'),
+        r"^\[training\] init must be one of glorot_uniform, .* got 'orthogonal'$",
     ),
     (
         "max-bytes-negative",

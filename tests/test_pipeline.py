@@ -258,6 +258,32 @@ def test_measure_only_resume_measures_the_stored_networks_and_trains_none(
     assert table(out / "networks.csv") == table(reference / "networks.csv")
 
 
+def test_a_train_only_run_measured_later_gives_the_same_tables(reference, tmp_path, tiny_config):
+    out = run_experiment(tiny_config, out=tmp_path / "store", measure=False)
+    assert table(out / "networks.csv") == table(reference / "networks.csv")
+    assert len(list((out / "params").glob("*.npz"))) == 4
+    assert table(out / "betti.csv") == []  # trained on one machine (a GPU's) ...
+    run_experiment(tiny_config, out=out, resume=True, train=False)  # ... measured on another
+    assert table(out / "betti.csv") == table(reference / "betti.csv")
+    with pytest.raises(InputError, match="neither trains nor measures"):
+        run_experiment(tiny_config, out=out, resume=True, train=False, measure=False)
+
+
+def test_a_store_without_its_failed_networks_parameters_resumes_without_training(
+    tmp_path, tiny_config
+):
+    config = dataclasses.replace(
+        tiny_config, topology=dataclasses.replace(tiny_config.topology, measure="well_trained")
+    )
+    out = run_experiment(config, out=tmp_path / "store", measure=False)
+    networks = table(out / "networks.csv")
+    assert networks and not any(row["well_trained"] == "true" for row in networks)
+    shutil.rmtree(out / "params")  # tables kept (as in git), parameters not
+    run_experiment(config, out=out, resume=True)  # a warning here would fail the test
+    assert table(out / "networks.csv") == networks
+    assert not (out / "params").exists() or not any((out / "params").iterdir())
+
+
 def test_a_resumed_run_trains_before_it_measures_what_an_earlier_run_left(
     reference, tmp_path, tiny_config
 ):
@@ -289,6 +315,9 @@ def test_measure_only_needs_resume(tmp_path, capsys, tiny_toml):
     config.write_text(tiny_toml)
     assert main(["run", str(config), "--out", str(tmp_path / "s"), "--measure-only"]) == 2
     assert "add --resume" in capsys.readouterr().err
+    both = ["run", str(config), "--out", str(tmp_path / "s"), "--resume", "--measure-only"]
+    assert main([*both, "--train-only"]) == 2
+    assert "--measure-only and --train-only exclude each other" in capsys.readouterr().err
 
 
 def test_homology_layers_push_each_class_subsample_through_the_network(reference):

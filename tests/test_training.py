@@ -401,3 +401,57 @@ def test_cli_writes_networks_csv_and_parameters(tmp_path, capsys):
     )
     with pytest.raises(InputError, match="unknown activation 'swish'"):
         bad_activation.handler(bad_activation)
+
+
+def test_training_on_past_100_percent_runs_to_the_step_limit(eight, d1):
+    members, networks, _ = eight
+    perfect = [i for i, n in enumerate(networks) if n.result.train_correct == n.result.n_train]
+    assert perfect and all(networks[i].result.steps < CONFIG.max_steps for i in perfect)
+    config = dataclasses.replace(CONFIG, stop_when_trained=False)
+    on = train(d1, [members[i] for i in perfect], config)
+    for network, before in zip(on, (networks[i] for i in perfect), strict=True):
+        assert network.result.steps == CONFIG.max_steps
+        kernel, earlier = network.params["Dense_0"]["kernel"], before.params["Dense_0"]["kernel"]
+        assert not np.array_equal(kernel, earlier)
+        # the counts are the final parameters' (the last check), not the first 100% check's
+        logits = layer_outputs(network.params, network.member.spec, d1.train_points)[-1]
+        assert network.result.train_correct == int((logits.argmax(1) == d1.train_labels).sum())
+
+
+@pytest.mark.parametrize(
+    ("init", "variance"), [("glorot_uniform", 2 / 500), ("he_normal", 2 / 100)]
+)
+def test_kernel_initialisers_have_their_variance(init, variance):
+    spec = ArchitectureSpec.parse("2-100-400-2", 2, "tanh")
+    members = make_members("D-I", [spec], range(2))
+    state = init_state(members, plan_buckets([spec], 0.25)[0], TrainingConfig(init=init))
+    kernel = np.asarray(state.params["Dense_1"]["kernel"])  # 100 in, 400 out, per member
+    assert kernel.var(axis=(1, 2)) == pytest.approx([variance] * 2, rel=0.03)
+    assert not np.asarray(state.params["Dense_1"]["bias"]).any()
+
+
+def test_an_unknown_initialiser_is_refused():
+    with pytest.raises(InputError, match="init must be one of glorot_uniform, .*got 'orthogonal'"):
+        TrainingConfig(init="orthogonal")
+
+
+def test_float64_training_needs_x64_and_keeps_float64_parameters(d1):
+    spec = ArchitectureSpec.parse("3_by_6", 2, "tanh")
+    members = make_members(d1.name, [spec], range(2))
+    config = TrainingConfig(max_steps=20, eval_every=10, precision="float64")
+    with pytest.raises(InputError, match="JAX_ENABLE_X64=1"):
+        train(d1, members, config)
+    with jax.enable_x64(True):
+        doubles = train(d1, members, config)
+        outputs = layer_outputs(doubles[0].params, spec, d1.train_points[:50])
+    singles = train(d1, members, dataclasses.replace(config, precision="float32"))
+    assert {leaf.dtype for n in doubles for leaf in jax.tree.leaves(n.params)} == {
+        np.dtype(np.float64)
+    }
+    assert {output.dtype for output in outputs} == {np.dtype(np.float32)}
+    for double, single in zip(doubles, singles, strict=True):  # the same network, rounded apart
+        for a, b in zip(
+            jax.tree.leaves(double.params), jax.tree.leaves(single.params), strict=True
+        ):
+            np.testing.assert_allclose(a, b, atol=1e-4)
+            assert not np.array_equal(a, b.astype(np.float64)) or not a.any()

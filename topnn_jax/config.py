@@ -28,7 +28,12 @@ from typing import Any
 
 from topnn_jax.datasets import Dataset, TopologyPreset, load, resolve_dataset
 from topnn_jax.errors import InputError, existing_file, read_text
-from topnn_jax.models import PAPER_ACTIVATIONS, ArchitectureSpec, check_activation
+from topnn_jax.models import (
+    PAPER_ACTIVATIONS,
+    ArchitectureSpec,
+    check_activation,
+    check_kernel_init,
+)
 from topnn_jax.networks import MAX_SEED, check_sweep_size
 from topnn_jax.topology.parameters import check_parameter, check_stride
 
@@ -102,6 +107,9 @@ class NetworksSection:
 TRAINING_STEPS = ("tiled", "reference")
 """Names of the training steps (`TrainingConfig.step`); see `topnn_jax.training`."""
 
+PRECISIONS = ("float32", "float64")
+"""Float types training may compute in (`TrainingConfig.precision`)."""
+
 SAVED_TRAINING_DEFAULTS = {"step": "reference"}
 """[training] values of stores written before the key existed (what trained their networks)."""
 
@@ -138,6 +146,14 @@ class TrainingConfig:
             not rise since the previous check stops there (not well trained).
         stop_when_dead: a member whose predictions are one class for every training point at a
             check stops there (not well trained).
+        stop_when_trained: a member that classifies every training point correctly at a check
+            stops there (the paper's rule); False trains every member to `max_steps`, and the
+            last check decides whether it is well trained.
+        init: the kernels' initialiser, a name in `topnn_jax.models.KERNEL_INITS`
+            ("glorot_uniform", the paper's, by default); biases start at zero.
+        precision: the float type of the parameters, data and arithmetic of training, a name
+            in `PRECISIONS`; "float64" needs JAX's 64-bit mode (`JAX_ENABLE_X64=1`). Layer
+            outputs are measured in float32 either way.
     """
 
     learning_rate: float = 0.02
@@ -156,12 +172,21 @@ class TrainingConfig:
     tile_points: int | None = None
     stop_when_stalled: bool = False
     stop_when_dead: bool = False
+    stop_when_trained: bool = True
+    init: str = "glorot_uniform"
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         if self.step not in TRAINING_STEPS:
             raise InputError(
                 f"[training] step must be one of {', '.join(TRAINING_STEPS)}, got {self.step!r}"
             )
+        if self.precision not in PRECISIONS:
+            raise InputError(
+                f"[training] precision must be one of {', '.join(PRECISIONS)}, got "
+                f"{self.precision!r}"
+            )
+        check_kernel_init(self.init)
         for field_ in dataclasses.fields(self):
             value = getattr(self, field_.name)
             if isinstance(value, float) and not math.isfinite(value):

@@ -204,29 +204,51 @@ class ArchitectureSpec:
         )
 
 
+KERNEL_INITS = {
+    "glorot_uniform": nn.initializers.glorot_uniform(),
+    "glorot_normal": nn.initializers.glorot_normal(),
+    "he_uniform": nn.initializers.he_uniform(),
+    "he_normal": nn.initializers.he_normal(),
+    "lecun_normal": nn.initializers.lecun_normal(),
+}
+"""Kernel initialisers by name; "glorot_uniform" is the paper's (TensorFlow's dense default)."""
+
+
+def check_kernel_init(name: str) -> None:
+    """`InputError` unless `name` is a key of `KERNEL_INITS`."""
+    if name not in KERNEL_INITS:
+        raise InputError(f"[training] init must be one of {', '.join(KERNEL_INITS)}, got {name!r}")
+
+
 class MLP(nn.Module):
-    """Dense layers with Glorot-uniform kernels and zero biases; the last layer is linear.
+    """Dense layers with `kernel_init` kernels (`KERNEL_INITS`) and zero biases; the last layer
+    is linear.
 
     ``__call__(x: float[n, d])`` returns every layer's output: ``[x, hidden_1, ..., logits]``.
     """
 
     features: tuple[int, ...]
     activation: Activation
+    kernel_init: str = "glorot_uniform"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> list[jax.Array]:
         outputs = [x]
         for i, width in enumerate(self.features):
-            x = nn.Dense(width, kernel_init=nn.initializers.glorot_uniform())(x)
+            x = nn.Dense(width, kernel_init=KERNEL_INITS[self.kernel_init])(x)
             if i < len(self.features) - 1:
                 x = self.activation(x)
             outputs.append(x)
         return outputs
 
 
-def init_params(spec: ArchitectureSpec, key: jax.Array) -> Params:
-    """Initial parameters of `spec` from a `jax.random.key`: Glorot-uniform kernels, zero biases."""
-    model = MLP(spec.widths[1:], ACTIVATIONS[spec.activation])
+def init_params(
+    spec: ArchitectureSpec, key: jax.Array, kernel_init: str = "glorot_uniform"
+) -> Params:
+    """Initial parameters of `spec` from a `jax.random.key`: `kernel_init` kernels (a name in
+    `KERNEL_INITS`; Glorot-uniform, the paper's, by default), zero biases."""
+    check_kernel_init(kernel_init)
+    model = MLP(spec.widths[1:], ACTIVATIONS[spec.activation], kernel_init)
     return model.init(key, jnp.zeros((1, spec.input_dim), jnp.float32))["params"]
 
 
@@ -332,6 +354,8 @@ def layer_outputs(
         jax.device_get(_forward_batch(params, padded[start : start + batch], spec.activation))
         for start in range(0, padded.shape[0], batch)
     ]
+    # float32 whatever the parameters' precision (float64 ones come from float64 training)
     return [
-        np.concatenate([chunk[layer] for chunk in chunks])[:n] for layer in range(spec.n_layers + 1)
+        np.concatenate([chunk[layer] for chunk in chunks])[:n].astype(np.float32, copy=False)
+        for layer in range(spec.n_layers + 1)
     ]

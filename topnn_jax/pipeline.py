@@ -40,7 +40,7 @@ from topnn_jax.store import (
     save_network,
 )
 from topnn_jax.topology import BettiResult
-from topnn_jax.training import Progress, check_members
+from topnn_jax.training import Progress, check_members, check_precision
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,7 @@ def run_experiment(
     events: RunEvents | None = None,
     stream: bool = True,
     train: bool = True,
+    measure: bool = True,
     *,
     executor: BettiExecutor | None = None,
     trainer: TrainingExecutor | None = None,
@@ -121,6 +122,9 @@ def run_experiment(
             trains every network first, then measures (for comparison in benchmarks).
         train: False trains nothing and only measures the networks a resumed store already
             holds (e.g. networks trained on a GPU machine, measured on a CPU cluster).
+        measure: False measures nothing: the networks are trained and saved, to be measured
+            by a later `resume=True, train=False` run (e.g. on a GPU machine whose time is
+            short, measured on a CPU machine afterwards).
         executor: what runs the Betti jobs (the caller closes it); default what the config's
             `[run]` names (`configured_executors`: a `BettiPool` of its workers and threads,
             or a Ray cluster's tasks), made and closed here.
@@ -134,6 +138,8 @@ def run_experiment(
         InputError: bad input, found before anything is written where it can be (the output
             folder, the members); another run holds the store (`topnn_jax.store.StoreLock`).
     """
+    if not train and not measure:
+        raise InputError("nothing to do: a run that neither trains nor measures")
     out = check_output_dir(out or config.run.out)
     loaded = (config.load_dataset(name) for name in config.data.datasets)
     datasets = {dataset.name: dataset for dataset in loaded}  # canonical names, as in members
@@ -143,7 +149,7 @@ def run_experiment(
         open_store(config, out, resume),  # after the executors: a cluster not found writes nothing
     ):
         events = events or RunEvents()
-        run = _ExperimentRun(config, out, datasets, pool, trainer, events, stream, train)
+        run = _ExperimentRun(config, out, datasets, pool, trainer, events, stream, train, measure)
         try:
             trained = [network for name in datasets for network in run.train(name)]
             for network in trained:  # only when not streaming
@@ -159,7 +165,8 @@ def run_experiment(
 def check_experiment(config: ExperimentConfig, datasets: dict[str, Dataset]) -> None:
     """`InputError` for what would stop the run only after its store was written: members that
     cannot be made (a seed out of range, the largest top-up seed too) or do not fit their data
-    set (`check_members`)."""
+    set (`check_members`), or a precision JAX is not set up for (`check_precision`)."""
+    check_precision(config.training)
     largest = max(config.networks.seeds) + config.networks.top_up
     for dataset in datasets.values():
         specs = config.architecture_specs(dataset.dim)
@@ -185,10 +192,11 @@ class _ExperimentRun:
         events: RunEvents,
         stream: bool = True,
         train: bool = True,
+        measure: bool = True,
     ) -> None:
         self.config, self.out, self.datasets = config, out, datasets
         self.pool, self.trainer, self.events = pool, trainer, events
-        self.stream, self.train_new = stream, train
+        self.stream, self.train_new, self.measure_new = stream, train, measure
         self.presets = {name: config.topology.resolve(ds.preset) for name, ds in datasets.items()}
         self.maxdim = max(preset.maxdim for preset in self.presets.values())
         self.at_steps = config.topology.at_steps
@@ -235,8 +243,9 @@ class _ExperimentRun:
 
     def measure(self, network: TrainedNetwork) -> None:
         """Queue every layer x class of a network that the config measures, unless done: at
-        the end of training, and at each of `[topology] at_steps` it trained through."""
-        if not _should_measure(network, self.config.topology.measure):
+        the end of training, and at each of `[topology] at_steps` it trained through. Nothing
+        in a run that does not measure."""
+        if not self.measure_new or not _should_measure(network, self.config.topology.measure):
             return
         dataset = self.datasets[network.member.dataset]
         preset = self.presets[dataset.name]
@@ -277,7 +286,10 @@ class _ExperimentRun:
         unmeasured = [
             self.stored_network(member)
             for member in members
-            if (member.network_id,) in self.networks and not self.fully_measured(member)
+            if self.measure_new
+            and (member.network_id,) in self.networks
+            and self.may_measure(member)
+            and not self.fully_measured(member)
         ]
         trained = self.train_members(dataset, members)
         while self.train_new and (more := self.top_up_members(dataset.name, specs)):
@@ -287,6 +299,14 @@ class _ExperimentRun:
                 self.measure(network)
                 self.drain(block=False)  # record finished jobs as they come, not at the end
         return trained
+
+    def may_measure(self, member: Member) -> bool:
+        """Whether the config may measure a stored network: not where its networks.csv row
+        says it is not well trained and only well-trained networks are measured (so a store
+        whose failed networks' parameters were not kept, e.g. one rebuilt from committed
+        tables, resumes without training them again)."""
+        row = self.networks.rows[(member.network_id,)]
+        return self.config.topology.measure == "all" or row["well_trained"] == "true"
 
     def stored_network(self, member: Member) -> TrainedNetwork | None:
         """A network an earlier run trained, read from its params file; None (its networks.csv

@@ -290,7 +290,12 @@ def train_group_task(
     dataset: Dataset, members: list[Member], config: TrainingConfig, at_steps: tuple[int, ...]
 ) -> list[TrainedNetwork]:
     """A Ray task: train `members` as one group on this worker's JAX devices; their networks,
-    in the order given (parameters as numpy arrays)."""
+    in the order given (parameters as numpy arrays). A float64 config turns on JAX's 64-bit mode
+    in the worker (the driver checked that it has it on, `check_precision`)."""
+    if config.precision == "float64":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
     whole = dataclasses.replace(config, member_chunk=len(members))
     trained = dict(
         item for group in train_groups(dataset, members, whole, None, at_steps) for item in group

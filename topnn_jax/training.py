@@ -139,7 +139,8 @@ def _bucket_waste(widths: tuple[int, ...], specs: Sequence[ArchitectureSpec]) ->
 
 
 class TrainData(NamedTuple):
-    """Device arrays shared by all members: train/test points float32[n, d], labels int32[n]."""
+    """Device arrays shared by all members: train/test points float[n, d] (float32, or
+    float64 when training in float64), labels int32[n]."""
 
     train_points: jax.Array
     train_labels: jax.Array
@@ -183,9 +184,9 @@ class PointTiles(NamedTuple):
     """Points cut into tiles for the "tiled" step, the last tile zero-padded.
 
     Attributes:
-        points: float32[tiles, d, T], feature-major.
+        points: float[tiles, d, T], feature-major (the training precision).
         labels: int32[tiles, T].
-        weights: float32[tiles, T]: 1 / n for a real point, 0 for padding.
+        weights: float[tiles, T]: 1 / n for a real point, 0 for padding.
     """
 
     points: jax.Array
@@ -199,7 +200,7 @@ def point_tiles(points: jax.Array, labels: jax.Array, tile: int) -> PointTiles:
     size = min(tile, n)
     count = -(-n // size)
     pad = count * size - n
-    weights = jnp.concatenate([jnp.full(n, 1.0 / n, jnp.float32), jnp.zeros(pad, jnp.float32)])
+    weights = jnp.concatenate([jnp.full(n, 1.0 / n, points.dtype), jnp.zeros(pad, points.dtype)])
     points = jnp.pad(points, ((0, pad), (0, 0))).reshape(count, size, d).transpose(0, 2, 1)
     labels = jnp.pad(labels, (0, pad)).reshape(count, size)
     return PointTiles(points, labels, weights.reshape(count, size))
@@ -284,7 +285,7 @@ def _tiled_gradient(
         value = jax.value_and_grad(tile_loss)(params, *tile)
         return jax.tree.map(jnp.add, total, value), None
 
-    zero = (jnp.zeros((), jnp.float32), jax.tree.map(jnp.zeros_like, params))
+    zero = (jnp.zeros((), tiles.points.dtype), jax.tree.map(jnp.zeros_like, params))
     return jax.lax.scan(accumulate, zero, tuple(tiles))[0]
 
 
@@ -360,11 +361,13 @@ def train_chunk(
     )
     on_train = check_of(params, activation, train_inputs)
     on_test = check_of(params, activation, prepare(data.test_points, data.test_labels))
-    done = state.done | ((fail_step < 0) & (on_train.correct == n_train))
+    perfect = (fail_step < 0) & (on_train.correct == n_train)
+    done = state.done | (config.stop_when_trained & perfect)
     trained = steps > state.steps  # the member took steps in this chunk
     stalled = (state.best_correct >= 0) & (on_train.correct <= state.best_correct)
     dead = jnp.max(on_train.predicted) == n_train
-    lost = (config.stop_when_stalled & stalled) | (config.stop_when_dead & dead)
+    # a member training on past 100% (stop_when_trained = False) is not a lost cause
+    lost = ((config.stop_when_stalled & stalled) | (config.stop_when_dead & dead)) & ~perfect
     return state._replace(
         params=params,
         opt_state=opt_state,
@@ -427,9 +430,9 @@ def sharded_chunk(
     )
 
 
-@partial(jax.jit, static_argnums=0)
-def _init_spec(spec: ArchitectureSpec, keys: jax.Array) -> Params:
-    return jax.vmap(partial(init_params, spec))(keys)
+@partial(jax.jit, static_argnums=(0, 2))
+def _init_spec(spec: ArchitectureSpec, keys: jax.Array, kernel_init: str) -> Params:
+    return jax.vmap(partial(init_params, spec, kernel_init=kernel_init))(keys)
 
 
 def init_state(members: Sequence[Member], bucket: Bucket, config: TrainingConfig) -> MemberState:
@@ -444,7 +447,8 @@ def init_state(members: Sequence[Member], bucket: Bucket, config: TrainingConfig
     params, masks = [], []
     for spec in dict.fromkeys(member.spec for member in members):
         rows = [i for i, member in enumerate(members) if member.spec == spec]
-        stacked = _init_spec(spec, jnp.stack([init_keys[i] for i in rows]))
+        stacked = _init_spec(spec, jnp.stack([init_keys[i] for i in rows]), config.init)
+        stacked = jax.tree.map(lambda leaf: leaf.astype(config.precision), stacked)
         ones = jax.tree.map(lambda leaf: jnp.ones_like(leaf[0]), stacked)
         for j, i in enumerate(rows):
             member_params = jax.tree.map(lambda leaf, j=j: leaf[j], stacked)
@@ -493,12 +497,14 @@ def member_mesh(members: int | None = None, max_devices: int | None = None) -> j
     )
 
 
-def device_data(dataset: Dataset, mesh: jax.sharding.Mesh) -> list[TrainData]:
-    """The data set's arrays on every device of `mesh`, in mesh order."""
+def device_data(
+    dataset: Dataset, mesh: jax.sharding.Mesh, precision: str = "float32"
+) -> list[TrainData]:
+    """The data set's arrays on every device of `mesh`, in mesh order, points in `precision`."""
     arrays = TrainData(
-        np.asarray(dataset.train_points, np.float32),
+        np.asarray(dataset.train_points, precision),
         np.asarray(dataset.train_labels, np.int32),
-        np.asarray(dataset.test_points, np.float32),
+        np.asarray(dataset.test_points, precision),
         np.asarray(dataset.test_labels, np.int32),
     )
     return [jax.device_put(arrays, device) for device in mesh.devices.flat]
@@ -554,10 +560,11 @@ def train_groups(
         InputError: as `train`.
     """
     check_members(dataset, members)
+    check_precision(config)
     at_steps = config.check_at_steps(at_steps)
     chunk = config.member_chunk or default_member_chunk() or len(members)
     mesh = member_mesh(min(chunk, len(members)))
-    data = device_data(dataset, mesh)
+    data = device_data(dataset, mesh, config.precision)
     groups = plan_groups(members, chunk, config.max_padding_waste)
     finished_before = 0
     for g, (bucket, indices) in enumerate(groups):
@@ -572,6 +579,16 @@ def train_groups(
         networks = _train_group(group, bucket, data, mesh, config, report, at_steps)
         yield list(zip(indices, networks, strict=True))
         finished_before += len(indices)
+
+
+def check_precision(config: TrainingConfig) -> None:
+    """`InputError` unless JAX can compute in `config.precision` (float64 needs its x64 mode)."""
+    if config.precision == "float64" and not jax.config.jax_enable_x64:
+        raise InputError(
+            '[training] precision = "float64" needs JAX\'s 64-bit mode: run with '
+            "JAX_ENABLE_X64=1 in the environment (or call jax.config.update('jax_enable_x64', "
+            "True) before any JAX work)"
+        )
 
 
 def check_members(dataset: Dataset, members: Sequence[Member]) -> None:

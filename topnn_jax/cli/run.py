@@ -37,6 +37,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="with --resume: train nothing, measure the networks the store already holds",
     )
     run.add_argument(
+        "--train-only",
+        action="store_true",
+        help="train and save the networks, measure nothing (measure them later, elsewhere if "
+        "need be, with --resume --measure-only)",
+    )
+    run.add_argument(
         "--member-chunk",
         type=int,
         metavar="N",
@@ -105,6 +111,8 @@ def _run_command(args: argparse.Namespace) -> int:
     config = dataclasses.replace(config, run=run_section(config.run, args))
     if args.measure_only and not args.resume:
         raise InputError("--measure-only measures a store's trained networks: add --resume")
+    if args.measure_only and args.train_only:
+        raise InputError("--measure-only and --train-only exclude each other: give one")
     bars = _ProgressBars()
     start = time.perf_counter()
     try:
@@ -113,6 +121,7 @@ def _run_command(args: argparse.Namespace) -> int:
             out=args.out,
             resume=args.resume,
             train=not args.measure_only,
+            measure=not args.train_only,
             events=RunEvents(
                 training=bars.on_training, jobs_submitted=bars.on_jobs, job_done=bars.on_job_done
             ),

@@ -9,6 +9,7 @@ from topnn_jax.atomic import check_output_dir
 from topnn_jax.cli.datasets import add_dataset_options, load_dataset, parse_options
 from topnn_jax.cli.progress import Counter
 from topnn_jax.config import (
+    PRECISIONS,
     TRAINING_STEPS,
     DataSection,
     ExperimentConfig,
@@ -18,10 +19,10 @@ from topnn_jax.config import (
     TrainingConfig,
 )
 from topnn_jax.errors import InputError
-from topnn_jax.models import ACTIVATIONS, PAPER_ACTIVATIONS
+from topnn_jax.models import ACTIVATIONS, KERNEL_INITS, PAPER_ACTIVATIONS
 from topnn_jax.networks import MAX_SEED, check_sweep_size, make_members
 from topnn_jax.store import NETWORKS_FILE, open_store, save_network, write_networks_csv
-from topnn_jax.training import Progress, check_members, train
+from topnn_jax.training import Progress, check_members, check_precision, train
 
 DEFAULTS = TrainingConfig()
 
@@ -88,6 +89,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="stop a network that predicts one class for every training point at a check",
     )
+    parser.add_argument(
+        "--train-past-100",
+        action="store_true",
+        help="train every network to --max-steps, not only to its first 100%% check (the last "
+        "check decides whether it is well trained)",
+    )
+    parser.add_argument(
+        "--init",
+        choices=tuple(KERNEL_INITS),
+        default=DEFAULTS.init,
+        help="kernel initialiser (default glorot_uniform, the paper's)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=DEFAULTS.precision,
+        help="float type of training (default float32; float64 needs JAX_ENABLE_X64=1)",
+    )
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--no-progress", action="store_true", help="show no progress")
 
@@ -148,6 +167,9 @@ def _run_train(args: argparse.Namespace) -> int:
         step=args.step,
         stop_when_stalled=args.stop_when_stalled,
         stop_when_dead=args.stop_when_dead,
+        stop_when_trained=not args.train_past_100,
+        init=args.init,
+        precision=args.precision,
     )
     check_output_dir(args.out)  # before any work: training is long
     dataset = load_dataset(args.dataset, args.data_seed, args.size, args.option)
@@ -155,6 +177,7 @@ def _run_train(args: argparse.Namespace) -> int:
     specs = experiment.architecture_specs(dataset.dim)
     members = make_members(dataset.name, specs, experiment.networks.seeds)
     check_members(dataset, members)
+    check_precision(config)
     # refuses a directory holding results, or one another run writes
     measure = f"measure its networks with `topnn-jax run --resume --measure-only --out {args.out}`"
     with open_store(experiment, args.out, resume=False, continue_with=measure):
