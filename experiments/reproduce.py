@@ -4,6 +4,7 @@
     python experiments/reproduce.py d1_10_by_15 d1_depths   # some of them
     python experiments/reproduce.py --all               # every one
     python experiments/reproduce.py d2_10_by_15 --measure-only   # networks trained elsewhere
+    python experiments/reproduce.py d2_depths --train-only       # measure later (--measure-only)
 
 Each setting runs as `topnn-jax run` would (resuming a store left by an interrupted run) into
 `--stores` (default `results/paper/`, with trained parameters), then its small tables
@@ -44,13 +45,16 @@ def machine() -> str:
 
 
 def collect(setting: str, store: Path, results: Path, seconds: float) -> None:
-    """Copy a store's tables to `results/<setting>/` and add this run to its timing.json."""
+    """Copy a store's tables to `results/<setting>/` and add this run to its timing.json (not
+    where the run never opened the store: it has no environment.json then)."""
     target = results / setting
     target.mkdir(parents=True, exist_ok=True)
     for name in TABLES:
         if (store / name).exists():
             shutil.copyfile(store / name, target / f".{name}.tmp")
             os.replace(target / f".{name}.tmp", target / name)
+    if not (store / "environment.json").exists():
+        return
     timing_path = target / "timing.json"
     runs = read_json(timing_path)["runs"] if timing_path.exists() else []
     environment = read_json(store / "environment.json")
@@ -74,6 +78,7 @@ def run_setting(
     results: Path,
     measure_only: bool = False,
     member_chunk: int | None = None,
+    train_only: bool = False,
 ) -> int:
     """Run (or resume) one setting and collect its tables; the CLI's exit status."""
     store = stores / setting
@@ -82,6 +87,8 @@ def run_setting(
         arguments.append("--resume")
     if measure_only:
         arguments.append("--measure-only")
+    if train_only:
+        arguments.append("--train-only")
     if member_chunk is not None:
         arguments += ["--member-chunk", str(member_chunk)]
     print(f"== {setting}: {' '.join(arguments)}", flush=True)
@@ -108,6 +115,11 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         help="train nothing: measure the networks the stores hold (trained elsewhere)",
     )
     parser.add_argument(
+        "--train-only",
+        action="store_true",
+        help="train and save the networks, measure nothing (then --measure-only, elsewhere too)",
+    )
+    parser.add_argument(
         "--member-chunk",
         type=int,
         metavar="N",
@@ -132,7 +144,13 @@ def main(argv: list[str] | None = None) -> int:
         name
         for name in chosen
         if run_setting(
-            name, args.configs, args.stores, args.results, args.measure_only, args.member_chunk
+            name,
+            args.configs,
+            args.stores,
+            args.results,
+            args.measure_only,
+            args.member_chunk,
+            args.train_only,
         )
         != 0
     ]

@@ -175,6 +175,19 @@ def test_a_store_of_the_first_training_step_resumes_only_with_it(tmp_path, tiny_
     assert json.loads((tmp_path / "environment.json").read_text())["packages"]["gudhi"]
 
 
+def test_a_store_made_before_later_training_keys_resumes(tmp_path, tiny_config):
+    document = tiny_config.to_dict()
+    for key in ("stop_when_stalled", "stop_when_dead", "stop_when_trained", "init", "precision"):
+        del document["training"][key]  # keys added after the first stores were written
+    (tmp_path / "config.json").write_text(json.dumps(document))
+    open_store(tiny_config, tmp_path, resume=True).release()
+    changed = dataclasses.replace(
+        tiny_config, training=dataclasses.replace(tiny_config.training, init="he_normal")
+    )
+    with pytest.raises(InputError, match=r"\[training\] init \('glorot_uniform' there"):
+        open_store(changed, tmp_path, resume=True)
+
+
 @pytest.mark.parametrize(
     ("files", "message"),
     [

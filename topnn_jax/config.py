@@ -417,11 +417,13 @@ def config_from_saved(document: Any, fallback_name: str) -> ExperimentConfig:
 
 def with_saved_defaults(document: dict) -> dict:
     """A store's config.json without its "name", the [training] keys that older stores lack
-    filled in as they were then (`SAVED_TRAINING_DEFAULTS`)."""
+    filled in as they were then: `SAVED_TRAINING_DEFAULTS` where the behaviour has changed
+    since, else today's default (a key added later keeps the old behaviour by default)."""
     sections = {key: value for key, value in document.items() if key != "name"}
     training = sections.get("training")
     if isinstance(training, dict):
-        sections["training"] = SAVED_TRAINING_DEFAULTS | training
+        today = _jsonable(dataclasses.asdict(TrainingConfig()))
+        sections["training"] = today | SAVED_TRAINING_DEFAULTS | training
     return sections
 
 
