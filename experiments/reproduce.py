@@ -27,6 +27,7 @@ from pathlib import Path
 
 from topnn_jax.cli import main as topnn_jax_main
 from topnn_jax.store import read_json, write_json
+from topnn_jax.store.directory import processor
 
 HERE = Path(__file__).resolve().parent
 SETTINGS_DIR = HERE / "paper"
@@ -41,7 +42,8 @@ def settings(configs: Path = SETTINGS_DIR) -> list[str]:
 def machine() -> str:
     """This machine in words: host, processor, CPUs, memory."""
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
-    return f"{platform.node()}: {platform.machine()}, {os.cpu_count()} CPUs, {memory:.0f} GB"
+    cpu = f"{platform.machine()} {processor()}".strip()
+    return f"{platform.node()}: {cpu}, {os.cpu_count()} CPUs, {memory:.0f} GB"
 
 
 def collect(setting: str, store: Path, results: Path, seconds: float) -> None:

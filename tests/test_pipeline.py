@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
@@ -172,7 +173,12 @@ def test_a_store_of_the_first_training_step_resumes_only_with_it(tmp_path, tiny_
     )
     open_store(first, tmp_path, resume=True)
     assert json.loads((tmp_path / "config.json").read_text())["training"]["step"] == "reference"
-    assert json.loads((tmp_path / "environment.json").read_text())["packages"]["gudhi"]
+    written = json.loads((tmp_path / "environment.json").read_text())
+    assert written["packages"]["gudhi"]
+    assert written["device_kind"] == jax.devices()[0].device_kind
+    cpuinfo = Path("/proc/cpuinfo")  # Linux: the CPU model, on which float rounding depends
+    assert written["processor"]
+    assert not cpuinfo.exists() or f": {written['processor']}\n" in cpuinfo.read_text()
 
 
 def test_a_store_made_before_later_training_keys_resumes(tmp_path, tiny_config):

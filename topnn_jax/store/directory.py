@@ -41,8 +41,21 @@ PACKAGES = (
 )
 
 
+def processor() -> str:
+    """The CPU's model name (float results can differ between CPU models), or "" if unknown."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
 def environment() -> dict:
-    """Package versions, JAX backend and devices, CPU count: written to environment.json."""
+    """Package versions, JAX backend and devices, CPU model and count: written to
+    environment.json."""
     versions = {}
     for package in PACKAGES:
         try:
@@ -55,6 +68,8 @@ def environment() -> dict:
         "packages": versions,
         "jax_backend": jax.default_backend(),
         "jax_devices": [str(device) for device in jax.devices()],
+        "device_kind": jax.devices()[0].device_kind,
+        "processor": processor(),
         "cpu_count": os.cpu_count(),
         "available_cpus": available_cpus(),
     }
