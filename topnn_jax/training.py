@@ -3,7 +3,9 @@
 The paper's protocol by default (Naitzat, Zhitnikov and Lim, JMLR 2020, and their code):
 full-batch softmax cross-entropy, Adam (0.9, 0.999, 1e-8) with learning rate
 lr * 0.5^(step / 2500), lr = 0.02, up to 12,000 steps, training accuracy checked every 500 steps;
-a member that classifies every training point correctly at a check is frozen there.
+a member that classifies every training point correctly at a check is frozen there (with
+`stop_when_trained = False` it trains on to the step limit, and its last check decides). Kernels
+are Glorot-uniform (`init`) and the arithmetic float32 (`precision`) by default.
 
 Layout of a run (`train`):
 
