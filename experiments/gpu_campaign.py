@@ -43,7 +43,7 @@ Wheels the GPU machine lacks (giotto-ph; gudhi for the edge collapse at beta_2),
 from __future__ import annotations
 
 import argparse
-import json
+import csv
 import os
 import re
 import shutil
@@ -55,6 +55,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from topnn_jax.store import read_json, write_json
 
 HERE = Path(__file__).resolve().parent
 REPRODUCE = HERE / "reproduce.py"
@@ -169,8 +171,6 @@ def reproduce(setting: str, configs: Path, stores: Path, results: Path, *options
 
 def count_networks(store: Path) -> dict[str, dict[str, int]]:
     """architecture/activation -> trained and well-trained counts of a store's networks.csv."""
-    import csv
-
     counts: dict[str, dict[str, int]] = {}
     path = store / "networks.csv"
     if not path.exists():
@@ -244,14 +244,12 @@ def merge_timing(returned: Path, target: Path) -> None:
     """Add the returned timing.json's runs that `target/timing.json` lacks."""
     if not returned.exists():
         return
-    runs = json.loads(returned.read_text())["runs"]
+    runs = read_json(returned)["runs"]
     path = target / "timing.json"
-    known = json.loads(path.read_text())["runs"] if path.exists() else []
+    known = read_json(path)["runs"] if path.exists() else []
     new = [run for run in runs if run not in known]
     target.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(".timing.json.tmp")
-    temporary.write_text(json.dumps({"setting": target.name, "runs": known + new}, indent=2))
-    os.replace(temporary, path)
+    write_json(path, {"setting": target.name, "runs": known + new})
 
 
 class Campaign:
@@ -376,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     args.results = args.results or args.stores.parent / "collected"
     record = Campaign(args, chosen).run()
-    (args.out / "campaign.json").write_text(json.dumps(record, indent=2))
+    write_json(args.out / "campaign.json", record)
     log(f"wrote {', '.join(sorted(p.name for p in args.out.iterdir() if p.is_file()))}")
     return 0
 
