@@ -23,15 +23,12 @@ from topnn_jax.layer_clouds import class_clouds
 from topnn_jax.models import ArchitectureSpec
 from topnn_jax.networks import Member, TrainedNetwork, make_members
 from topnn_jax.store import (
-    BETTI_FILE,
     NETWORK_COLUMNS,
     NETWORK_KEY,
     NETWORKS_FILE,
     CsvTable,
-    betti_columns,
-    betti_key,
-    betti_problem,
     betti_row,
+    betti_table,
     load_network,
     network_problem,
     network_row,
@@ -204,9 +201,7 @@ class _ExperimentRun:
         self.networks = CsvTable(
             out / NETWORKS_FILE, NETWORK_COLUMNS, NETWORK_KEY, check=network_problem
         )
-        self.betti = CsvTable(
-            out / BETTI_FILE, betti_columns(self.maxdim, steps), betti_key(steps), betti_problem
-        )
+        self.betti = betti_table(out, self.maxdim, steps)
 
     def drain(self, block: bool) -> None:
         """Append finished PH results to betti.csv (waiting for all with `block`)."""

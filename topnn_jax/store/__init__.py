@@ -46,6 +46,7 @@ __getattr__, __dir__, __all__ = _attach(
             "betti_key",
             "betti_problem",
             "betti_row",
+            "betti_table",
             "network_problem",
             "network_row",
             "read_json",

@@ -38,10 +38,8 @@ from topnn_jax.store.records import (
     NETWORK_KEY,
     NETWORKS_FILE,
     STEP_COLUMN,
-    betti_columns,
-    betti_key,
-    betti_problem,
     betti_row,
+    betti_table,
     network_problem,
     read_json,
     widths_architecture,
@@ -96,9 +94,7 @@ def _save(
         NETWORK_KEY,
         check=lambda held: network_problem(held, trained=False),
     )
-    betti = CsvTable(
-        directory / BETTI_FILE, betti_columns(maxdim, steps=True), betti_key(True), betti_problem
-    )
+    betti = betti_table(directory, maxdim, steps=True)
     write_json(directory / CONFIG_FILE, {"name": directory.name, MEASURE_SECTION: section})
     write_json(directory / ENVIRONMENT_FILE, environment())
     step_text = "" if step is None else str(step)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from topnn_jax.atomic import atomic_write_text
 from topnn_jax.errors import InputError
-from topnn_jax.store.csv_table import format_row, format_value
+from topnn_jax.store.csv_table import CsvTable, format_row, format_value
 
 if TYPE_CHECKING:  # readers of a store need neither
     from topnn_jax.networks import TrainedNetwork
@@ -165,6 +165,14 @@ def betti_problem(row: dict[str, str], need_b0: bool = True) -> str | None:
     if "seconds" in row and not _duration(row["seconds"]):
         return f"seconds {row['seconds']!r} is not a duration"
     return None
+
+
+def betti_table(directory: Path, maxdim: int, steps: bool = False) -> CsvTable:
+    """A store's betti.csv, read (rows that do not parse dropped, to be redone) and open for
+    appending; created with its header if missing."""
+    return CsvTable(
+        directory / BETTI_FILE, betti_columns(maxdim, steps), betti_key(steps), betti_problem
+    )
 
 
 def _duration(text: str) -> bool:
