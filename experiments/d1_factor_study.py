@@ -11,14 +11,15 @@ ReLU and tanh, the same 30 seeds, up to 30 more until 30 are well trained) run a
 `experiments/reproduce.py` runs one: its store (with parameters) under `--stores`, its tables
 under `--results` (default `experiments/results/d1_factors/<variant>/`). A float64 variant runs
 with JAX's 64-bit mode on. One variant changes the measurement instead: `origin_point` measures
-the baseline's networks (their parameters must be in `--stores`) with a point at the origin
-added to every cloud, as the original's zero-padded activation files did.
+`baseline_rerun`'s networks again (their parameters must be in `--stores`) with a point at the
+origin added to every cloud, as the original's zero-padded activation files did.
 
 The summary (`factors.json`, `factors.md` in `--results`) gives per variant: claim 2's verdict
 under the project's one rule, and per activation how many networks trained and were well
 trained, their training steps, class a's mean beta_0 and class b's mean beta_1 per layer, the
 normalised area of each class with a 95% bootstrap interval and its difference from the
-baseline (independent groups), and, from the parameters (kept in `<variant>/units.json` once
+variant's reference (the baseline, as independent groups; for `origin_point` the same networks
+unmeasured, paired), and, from the parameters (kept in `<variant>/units.json` once
 computed, since stores are not committed), how saturated the hidden units are on the homology
 subsample (tanh: share of outputs with |h| > 0.99; ReLU and leaky ReLU: share of negative
 pre-activations) and the least share of its points any network predicts as their label (1:
@@ -132,6 +133,18 @@ def measure_with_origin(networks: str, stores: Path, results: Path) -> int:
         )
         return 1
     store = load_store(source)
+    lacking = [
+        n.network_id
+        for n in store.networks
+        if n.measured and not params_path(source, n.network_id).exists()
+    ]
+    if lacking:
+        print(
+            f"error: {source} lacks the parameters of {len(lacking)} measured networks (e.g. "
+            f"{lacking[0]}): {ORIGIN_POINT} needs the store that trained them",
+            file=sys.stderr,
+        )
+        return 1
     target.mkdir(parents=True, exist_ok=True)
     write_json(target / CONFIG_FILE, {**read_json(source / CONFIG_FILE), "name": ORIGIN_POINT})
     atomic_write_text(target / NETWORKS_FILE, (source / NETWORKS_FILE).read_text())
@@ -279,7 +292,9 @@ def variant_summary(variant: str, store: Store, results: Path, stores: Path) -> 
     return summary
 
 
-def area_difference(areas: dict[str, float], reference_areas: dict[str, float], paired: bool):
+def area_difference(
+    areas: dict[str, float], reference_areas: dict[str, float], paired: bool
+) -> Interval:
     """Mean area minus the reference's, with its 95% bootstrap interval: over the networks both
     measured when `paired` (a measurement variant: the same networks), else as independent
     groups."""

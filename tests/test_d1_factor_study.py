@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import shutil
 import sys
 from pathlib import Path
 
@@ -69,8 +70,13 @@ def test_origin_point_measures_every_cloud_again_with_one_more_point(
     assert (target / "betti.csv").read_text() == before  # resumed: nothing measured again
 
 
-def test_origin_point_needs_the_measured_networks_store(tmp_path, capsys):
+def test_origin_point_needs_the_store_that_trained_the_networks(tmp_path, capsys, tiny_store):
     assert study.measure_with_origin("baseline_rerun", tmp_path / "none", tmp_path) == 1
     error = capsys.readouterr().err
     assert "holds none" in error and "d1_factor_study.py baseline_rerun" in error
+
+    tables_only = tmp_path / "stores" / "copied"  # the tables without the parameters
+    shutil.copytree(tiny_store, tables_only, ignore=shutil.ignore_patterns("params"))
+    assert study.measure_with_origin("copied", tables_only.parent, tmp_path) == 1
+    assert "lacks the parameters of 4 measured networks" in capsys.readouterr().err
     assert not (tmp_path / study.ORIGIN_POINT).exists()
