@@ -114,13 +114,20 @@ def signal_a_running_experiment(config_text: str, directory: Path, signum: int):
     out = directory / "store"
     command = [sys.executable, "-m", "topnn_jax", "run", str(config), "--out", str(out)]
     command.append("--no-report")
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    # A shell starts a background job with SIGINT ignored, and an ignored signal stays ignored
+    # across exec: give the run Ctrl-C's usual effect however pytest itself was started.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+    finally:
+        if previous is not None:  # None: a handler not set from Python, left as it is
+            signal.signal(signal.SIGINT, previous)
     betti = out / "betti.csv"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and process.poll() is None:
