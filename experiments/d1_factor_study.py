@@ -44,7 +44,7 @@ from topnn_jax.atomic import atomic_write_text
 from topnn_jax.claims import evaluate_claims
 from topnn_jax.claims.bootstrap import Interval, bootstrap_difference_ci, bootstrap_mean_ci
 from topnn_jax.claims.statistics import network_statistics
-from topnn_jax.datasets import load
+from topnn_jax.datasets import Dataset, load
 from topnn_jax.errors import InputError
 from topnn_jax.layer_clouds import class_clouds, homology_layers
 from topnn_jax.plotting.common import CYCLE, new_figure, save_figure
@@ -188,15 +188,11 @@ def training_steps(results: Path) -> dict[str, dict]:
         return {row["network_id"]: row for row in csv.DictReader(handle)}
 
 
-def unit_statistics(store: Path, network_ids: list[str], activation: str) -> dict | None:
-    """On D-I's homology subsample, over the networks: the mean share of saturated hidden
-    units (see the module docstring), and the share of points whose predicted class is their
-    label (1 means splitting the clouds by predicted labels changes nothing). None when a
-    network's parameters are not in `store`."""
-    paths = [params_path(store, network_id) for network_id in network_ids]
-    if not paths or not all(path.exists() for path in paths):
-        return None
-    dataset = load("D-I", seed=0)
+def unit_statistics(dataset: Dataset, paths: list[Path], activation: str) -> dict:
+    """On the homology subsample of `dataset`, over the networks saved at `paths`: the mean
+    share of saturated hidden units (see the module docstring), and the least share of a
+    network's points predicted as their label (1 means splitting the clouds by predicted labels
+    changes nothing)."""
     saturated, agree = [], []
     for path in paths:
         outputs, labels = homology_layers(load_network(path), dataset, dataset.preset.stride)
@@ -212,22 +208,24 @@ def unit_statistics(store: Path, network_ids: list[str], activation: str) -> dic
 def variant_units(
     variant: str, store: Store, results: Path, stores: Path
 ) -> dict[str, dict | None]:
-    """activation -> `unit_statistics` of the variant's measured networks. Computed where
-    `stores` holds their parameters and then kept in `results/<variant>/units.json`; read from
-    there where it does not (stores are not in git)."""
+    """activation -> `unit_statistics` of the variant's measured networks (None where unknown).
+    Computed where `stores` holds all their parameters and then kept in
+    `results/<variant>/units.json`; read from there where it does not (stores are not in git)."""
     path = results / variant / UNITS_FILE
-    computed = {
-        activation: unit_statistics(
-            stores / variant,
-            [n.network_id for n in store.networks if n.activation == activation and n.usable],
-            activation,
-        )
+    params = {
+        activation: [
+            params_path(stores / variant, n.network_id)
+            for n in store.networks
+            if n.activation == activation and n.usable
+        ]
         for activation in ACTIVATIONS
     }
-    if all(computed.values()):
-        write_json(path, computed)
-        return computed
-    return read_json(path) if path.exists() else computed
+    if not all(paths and all(p.exists() for p in paths) for paths in params.values()):
+        return read_json(path) if path.exists() else dict.fromkeys(ACTIVATIONS)
+    dataset = load("D-I", seed=0)
+    computed = {a: unit_statistics(dataset, paths, a) for a, paths in params.items()}
+    write_json(path, computed)
+    return computed
 
 
 def activation_order(store: Store) -> dict[str, dict]:
@@ -238,9 +236,7 @@ def activation_order(store: Store) -> dict[str, dict]:
             "verdict": result.verdict,
             "differences": {
                 number.quantity: [
-                    round(number.estimate, 4),
-                    round(number.ci_low, 4),
-                    round(number.ci_high, 4),
+                    round(value, 4) for value in (number.estimate, number.ci_low, number.ci_high)
                 ]
                 for number in result.numbers
                 if " - " in number.quantity
