@@ -14,7 +14,7 @@ same kNN table, it times:
               scale, to giotto-ph's dense input
 
 and asserts that all give the same Betti numbers. Then it times exact kNN:
-`device_knn_indices` (JAX) against `tree_knn_indices` (the host kd-tree the Betti workers use;
+`device_knn_indices` (JAX) against `host_knn_indices(method="tree")` (the host kd-tree;
 the same neighbour sets, asserted) and scikit-learn's `NearestNeighbors` (default algorithm, a
 kd-tree in low dimension, and brute force). Each time is the best of `--repeats` runs
 (compilation excluded for JAX). Prints markdown tables and writes JSON atomically.
@@ -50,7 +50,7 @@ from topnn_jax.topology.cloud import distinct_points
 from topnn_jax.topology.graph import knn_graph
 from topnn_jax.topology.homology import betti_at, betti_from_neighbours
 from topnn_jax.topology.knn_device import device_knn_indices
-from topnn_jax.topology.knn_tree import tree_knn_indices
+from topnn_jax.topology.knn_host import host_knn_indices
 
 RESULTS = Path(__file__).parent / "results" / "topology.json"
 QUICK_SIZES = {"D-I": 3000, "D-II": 9000, "D-III": 9000}
@@ -187,7 +187,7 @@ def measure_knn(name: str, points: np.ndarray, k: int, repeats: int) -> KnnRow:
     """Time JAX kNN (after one compiling run), the host kd-tree and scikit-learn's exact kNN."""
     device_knn_indices(points, k)
     jax_s, on_device = best_of(repeats, lambda: device_knn_indices(points, k))
-    tree_s, on_host = best_of(repeats, lambda: tree_knn_indices(points, k))
+    tree_s, on_host = best_of(repeats, lambda: host_knn_indices(points, k, "tree"))
     assert np.array_equal(np.sort(on_device, axis=1), np.sort(on_host, axis=1)), name
 
     def sklearn_knn(algorithm: str) -> Callable[[], object]:

@@ -283,7 +283,7 @@ def test_complex_too_large_is_refused_before_it_is_built():
 def test_pool_matches_serial_and_streams_results():
     jobs = {name: SHAPES[name] for name in ("circle", "sphere", "torus", "two circles")}
     jobs["one point"] = (np.ones((3, 2)), 5, 1, (1, 0))
-    # a circle in 40 coordinates: more than TREE_MAX_DIM, so its kNN is found on the device
+    # a circle in 40 coordinates: a wide cloud (its kNN by brute force in the worker)
     circle, k, *_ = SHAPES["circle"]
     rotation = np.linalg.qr(np.random.default_rng(0).normal(size=(40, 40)))[0]
     jobs["circle in 40 dimensions"] = (np.pad(circle, ((0, 0), (0, 38))) @ rotation, k, 1, (1, 1))

@@ -13,7 +13,7 @@ import os
 
 import jax
 
-from topnn_jax.topology.pool import available_cpus
+from topnn_jax.topology.job import available_cpus
 
 DEVICE_COUNT_FLAG = "xla_force_host_platform_device_count"
 

@@ -25,7 +25,7 @@ from topnn_jax.store.records import (
     read_json,
     write_json,
 )
-from topnn_jax.topology.pool import available_cpus
+from topnn_jax.topology.job import available_cpus
 
 PACKAGES = (
     "topnn-jax",

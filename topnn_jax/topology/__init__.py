@@ -3,7 +3,8 @@
 * `cloud`: checks, deduplication, the kNN engine rule, `betti_numbers`, `persistence`;
 * `job`: one prepared Betti job and `run_job`, the one path from a cloud to a `BettiResult`
   (no JAX: what worker processes import);
-* `knn_tree`, `knn_device`: the exact kNN table on the host (kd-tree) or on the JAX device;
+* `knn_host`, `knn_device`: the exact kNN table on the host (kd-tree or brute force) or on
+  the JAX device;
 * `graph`, `collapse`, `homology`: the hop-scale graph and its memory check, the exact
   collapses, and the persistent-homology engine (giotto-ph) with the `COLLAPSES` registry;
 * `pool`: the local Betti executors (a process pool, a serial one);
@@ -29,9 +30,16 @@ __getattr__, __dir__, __all__ = _attach(
             "prepare_job",
         ),
         ".homology": ("COLLAPSES", "GraphBetti"),
-        ".job": ("BettiJob", "BettiResult", "JobOptions", "PreparedCloud", "run_job"),
+        ".job": (
+            "BettiJob",
+            "BettiResult",
+            "JobOptions",
+            "PreparedCloud",
+            "available_cpus",
+            "run_job",
+        ),
         ".parameters": ("MAX_HOMOLOGY_DIM", "check_parameter"),
-        ".pool": ("BettiExecutor", "BettiPool", "SerialExecutor", "available_cpus"),
+        ".pool": ("BettiExecutor", "BettiPool", "SerialExecutor"),
         ".scan": ("ParameterScan", "ScanEntry", "scan_parameters"),
     },
 )

@@ -1,10 +1,11 @@
 """Betti numbers of a point cloud by the protocol of Naitzat, Zhitnikov and Lim, "Topology of
 Deep Neural Networks" (JMLR 2020).
 
-cloud -> checks, exact duplicates removed (`distinct_points`) -> exact kNN table (a kd-tree,
-`topnn_jax.topology.knn_tree`, or the JAX device, `topnn_jax.topology.knn_device`: the same
-table; `knn_engine` chooses) -> symmetrised kNN graph -> hop-scale graph -> Vietoris-Rips
-(clique) complex -> giotto-ph (`topnn_jax.topology.homology`).
+cloud -> checks, exact duplicates removed (`distinct_points`) -> exact kNN table (on the host,
+`topnn_jax.topology.knn_host`: a kd-tree or scikit-learn's brute force, whichever is faster for
+the cloud; or on request on the JAX device, `topnn_jax.topology.knn_device`: the same table) ->
+symmetrised kNN graph -> hop-scale graph -> Vietoris-Rips (clique) complex -> giotto-ph
+(`topnn_jax.topology.homology`).
 
 `prepare_job` does the first steps in the caller's process and `topnn_jax.topology.job.run_job`
 the rest wherever the job runs; `betti_numbers` does both here. k counts true neighbours: the
@@ -22,15 +23,20 @@ import numpy as np
 from topnn_jax.errors import InputError, check_int
 from topnn_jax.topology.graph import check_knn_size
 from topnn_jax.topology.homology import Collapse, hop_persistence
-from topnn_jax.topology.job import BettiJob, BettiResult, JobOptions, PreparedCloud, run_job
-from topnn_jax.topology.knn_device import device_knn_indices
+from topnn_jax.topology.job import (
+    BettiJob,
+    BettiResult,
+    JobOptions,
+    PreparedCloud,
+    available_cpus,
+    run_job,
+)
+from topnn_jax.topology.knn_host import host_knn_indices
 from topnn_jax.topology.parameters import check_parameter
 
-KNN_ENGINES = ("auto", "tree", "device")
+KNN_ENGINES = ("auto", "tree", "brute", "device")
 # Largest coordinate magnitude accepted: squared distances of such clouds stay finite in float64.
 MAX_COORDINATE = 1e150
-# Most coordinates for which the kd-tree finds the kNN by default.
-TREE_MAX_DIM = 32
 
 
 @dataclass(frozen=True)
@@ -85,44 +91,53 @@ def distinct_points(points: np.ndarray) -> np.ndarray:
             f"coordinates up to {np.abs(array).max():.3g} are too large: squared distances "
             f"would overflow (keep |x| <= {MAX_COORDINATE:g}); rescale the data first"
         )
-    _, first = np.unique(array, axis=0, return_index=True)
-    return array[np.sort(first)]
+    first: dict[bytes, int] = {}  # hashing rows: 10x faster than np.unique(axis=0) when wide
+    for i, row in enumerate(array):
+        first.setdefault(row.tobytes(), i)
+    if len(first) == len(array):
+        return array
+    return array[np.fromiter(first.values(), np.int64, len(first))]
 
 
-def knn_engine(engine: str = "auto", dim: int = 1) -> str:
-    """The kNN engine for clouds of `dim` coordinates: "tree" (`knn_tree`, on the host, where
-    the job runs) or "device" (`knn_device`, on the JAX device of the process that prepares the
-    job). "auto" picks the tree for dim <= `TREE_MAX_DIM`: on the paper's clouds it is 3-4
-    times faster than the device engine on a CPU and needs no JAX in the worker processes, while
-    in more dimensions a kd-tree degrades (5 times slower than the device engine on 20,000
-    Gaussian points in 50 dimensions; benchmarks/bench_topology.py)."""
+def knn_engine(engine: str = "auto") -> str:
+    """`engine` checked: "auto" (default) finds the kNN table on the host where the job runs,
+    with the faster of a kd-tree and scikit-learn's brute force for the cloud
+    (`topnn_jax.topology.knn_host`); "tree" and "brute" force one of them, in the caller's
+    process; "device" finds it on the JAX device of the caller's process
+    (`topnn_jax.topology.knn_device`). Every engine gives the same, exact table. On a CPU the
+    host is faster than the device engine on every cloud measured (3-50 times,
+    benchmarks/bench_measure.py); the device engine is kept for accelerators, where it has yet
+    to be measured against the host."""
     if engine not in KNN_ENGINES:
         raise InputError(f"kNN engine must be one of {', '.join(KNN_ENGINES)}, got {engine!r}")
-    if engine == "auto":
-        return "tree" if dim <= TREE_MAX_DIM else "device"
     return engine
 
 
 def prepare_cloud(points: np.ndarray, k: int, engine: str = "auto") -> PreparedCloud:
-    """Validate and deduplicate a cloud; find its kNN table now when `knn_engine` chooses the
-    device (the kd-tree's runs where the job runs: `PreparedCloud.with_neighbours`).
+    """Validate and deduplicate a cloud; find its kNN table now unless `engine` is "auto" (then
+    it is found where the job runs: `PreparedCloud.with_neighbours`).
 
     Args:
         points: float[n, d] (n >= 1, finite).
         k: true nearest neighbours per point (>= 1); with fewer than k + 1 distinct points,
             k_used = n_distinct - 1.
-        engine: "auto", "tree" or "device"; every engine gives the same, exact table.
+        engine: "auto", "tree", "brute" or "device" (`knn_engine`); every engine gives the
+            same, exact table.
     """
     start = time.perf_counter()
     k = check_parameter("k", k)
+    engine = knn_engine(engine)
     cloud = distinct_points(points)
     k_used = min(k, len(cloud) - 1)
-    engine = knn_engine(engine, cloud.shape[1])
     neighbours = None
     if k_used == 0:  # one distinct point: no neighbours
         neighbours = np.zeros((1, 0), dtype=np.int64)
     elif engine == "device":
+        from topnn_jax.topology.knn_device import device_knn_indices  # imports JAX
+
         neighbours = device_knn_indices(cloud, k_used)
+    elif engine != "auto":
+        neighbours = host_knn_indices(cloud, k_used, engine, threads=available_cpus())
     seconds = time.perf_counter() - start
     kept = cloud if neighbours is None else None
     n_input = int(np.shape(points)[0])

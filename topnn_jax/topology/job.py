@@ -2,7 +2,7 @@
 
 `topnn_jax.topology.cloud.prepare_job` makes a job in the caller's process (validation,
 deduplication, and the kNN table when the device engine finds it); `run_job` finishes it where
-it runs: the kd-tree kNN if still to do, then `topnn_jax.topology.homology`. `betti_numbers`,
+it runs: the host kNN if still to do, then `topnn_jax.topology.homology`. `betti_numbers`,
 the serial executor and the worker processes of `BettiPool` all go this one way from a cloud to
 a `BettiResult`. This module imports neither JAX nor the device kNN, so workers stay light.
 """
@@ -27,7 +27,15 @@ from topnn_jax.topology.homology import (
     betti_from_neighbours,
     check_collapse,
 )
-from topnn_jax.topology.knn_tree import tree_knn_indices
+from topnn_jax.topology.knn_host import host_knn_indices
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,12 +61,14 @@ class PreparedCloud:
     neighbours: np.ndarray | None
     seconds: float
 
-    def with_neighbours(self) -> PreparedCloud:
-        """This cloud with its kNN table, found here with the kd-tree if it was still to do."""
+    def with_neighbours(self, threads: int | None = None) -> PreparedCloud:
+        """This cloud with its kNN table, found here on the host (`knn_host`) with `threads`
+        threads (default: every CPU of this process) if it was still to do."""
         if self.neighbours is not None:
             return self
         start = time.perf_counter()
-        neighbours = tree_knn_indices(self.points, self.k_used)
+        threads = available_cpus() if threads is None else threads
+        neighbours = host_knn_indices(self.points, self.k_used, threads=threads)
         seconds = self.seconds + time.perf_counter() - start
         return dataclasses.replace(self, points=None, neighbours=neighbours, seconds=seconds)
 
@@ -73,17 +83,21 @@ class JobOptions:
         n_threads: giotto-ph threads (they help dimensions >= 1 only).
         max_bytes: refuse a complex estimated to need more memory (None: half the RAM where
             the job runs).
+        knn_threads: threads of the kNN search (None: every CPU of the process that runs it).
     """
 
     collapse: Collapse = "auto"
     n_threads: int = 1
     max_bytes: int | None = None
+    knn_threads: int | None = None
 
     def __post_init__(self) -> None:
         check_collapse(self.collapse)
         object.__setattr__(self, "n_threads", check_int("n_threads", self.n_threads, 1))
         if self.max_bytes is not None:
             object.__setattr__(self, "max_bytes", check_int("max_bytes", self.max_bytes, 1))
+        if self.knn_threads is not None:
+            object.__setattr__(self, "knn_threads", check_int("knn_threads", self.knn_threads, 1))
 
 
 @dataclass(frozen=True, eq=False)
@@ -227,12 +241,13 @@ def run_outcomes(jobs: list[BettiJob]) -> list[BettiResult | InputError]:
 
 
 def run_job(job: BettiJob) -> BettiResult:
-    """Finish a job where it runs: the kd-tree kNN if still to do, then the homology.
+    """Finish a job where it runs: the host kNN if still to do, then the homology.
 
     Raises:
         InputError: the complex is estimated to need more than `job.options.max_bytes`.
     """
-    cloud, options = job.cloud.with_neighbours(), job.options
+    options = job.options
+    cloud = job.cloud.with_neighbours(options.knn_threads)
     graph = betti_from_neighbours(
         cloud.neighbours,
         job.scale,

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from topnn_jax.errors import InputError
-from topnn_jax.topology.knn_tree import exact_rows
+from topnn_jax.topology.knn_host import exact_rows
 
 # Device memory for one block of distance rows (float32) and its top_k work.
 DEFAULT_BLOCK_BYTES = 64 * 2**20

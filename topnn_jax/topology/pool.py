@@ -16,6 +16,7 @@ times; past that it raises `WorkLostError`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import multiprocessing
 import os
 import signal
@@ -33,18 +34,17 @@ import numpy as np
 from topnn_jax.errors import InputError, WorkLostError, check_int
 from topnn_jax.topology.cloud import prepare_job
 from topnn_jax.topology.homology import Collapse
-from topnn_jax.topology.job import BettiJob, BettiResult, JobOptions, run_job, start_worker
+from topnn_jax.topology.job import (
+    BettiJob,
+    BettiResult,
+    JobOptions,
+    available_cpus,
+    run_job,
+    start_worker,
+)
 
 Outcome = BettiResult | InputError
 """A job's result, or the `InputError` that refused it (a complex too large for memory)."""
-
-
-def available_cpus() -> int:
-    """CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 @contextlib.contextmanager
@@ -169,6 +169,9 @@ class BettiPool(_LocalExecutor):
         threads = self.options.n_threads
         workers = max(1, available_cpus() // threads) if workers is None else workers
         self.workers = check_int("workers", workers, 1)
+        # each worker's kNN search takes its share of the CPUs
+        knn_threads = max(1, available_cpus() // self.workers)
+        self.options = dataclasses.replace(self.options, knn_threads=knn_threads)
         self.max_restarts = check_int("max_restarts", max_restarts, 0)
         self.restarts = 0
         self._executor = self._new_executor()
