@@ -13,6 +13,7 @@ from scipy.sparse.csgraph import shortest_path
 from topnn_jax.datasets import load
 from topnn_jax.errors import InputError
 from topnn_jax.topology import (
+    AutoExecutor,
     BettiPool,
     SerialExecutor,
     betti_numbers,
@@ -311,6 +312,37 @@ def test_pool_yields_a_refused_job_without_stopping_the_stream():
 def test_coordinates_too_large_for_squared_distances_are_refused():
     with pytest.raises(InputError, match="too large: squared distances would overflow"):
         betti_numbers(np.array([[0.0], [1.0], [2.0], [1e200]]), 2)
+
+
+def test_auto_executor_runs_small_work_here_and_large_work_on_one_warm_pool(monkeypatch):
+    from topnn_jax.topology import pool as pools
+
+    jobs = {name: SHAPES[name] for name in ("circle", "sphere", "two circles")}
+    expected = {
+        name: betti_numbers(points, k, 2, maxdim) for name, (points, k, maxdim, _) in jobs.items()
+    }
+
+    def run(executor: AutoExecutor) -> dict:
+        with executor:
+            for name, (points, k, maxdim, _) in jobs.items():
+                executor.submit(name, points, k, 2, maxdim)
+            return dict(executor.results())
+
+    pools.close_shared_pool()
+    assert run(AutoExecutor(workers=2)) == expected
+    assert pools.warm_pool() is None  # small work: no process was started
+    monkeypatch.setattr(pools, "POOL_AFTER_SECONDS", -1.0)  # every job is "large"
+    assert run(AutoExecutor(workers=1)) == expected  # one worker: always here
+    assert pools.warm_pool() is None
+    monkeypatch.setattr(pools, "WARM_POOL_AFTER_SECONDS", -1.0)
+    assert run(AutoExecutor(workers=2)) == expected
+    warm = pools.warm_pool()
+    assert warm is not None and warm.workers == 2
+    processes = set(warm._executor._processes)
+    assert run(AutoExecutor(workers=2)) == expected
+    assert pools.warm_pool() is warm and set(warm._executor._processes) == processes  # reused
+    pools.close_shared_pool()
+    assert pools.warm_pool() is None
 
 
 def test_pool_rejects_bad_input_at_submit():

@@ -13,9 +13,10 @@ the package, e.g. `topnn_jax.results`, does not import JAX's training loop):
 * any network's layers: `measure`, `Measurement`, `LayerBetti`, `flax_layer_outputs`,
   `load_diagrams`;
 * experiments: `ExperimentConfig`, `load_config`, `parse_config`, `run_experiment`,
-  `RunEvents`; who runs the work: `BettiExecutor`, `TrainingExecutor`, `BettiPool`,
-  `SerialExecutor`, `LocalDevices`, `RayCluster` (a Ray cluster's executors, needs the ray
-  extra);
+  `RunEvents`; who runs the work: `BettiExecutor`, `TrainingExecutor`, `AutoExecutor` (the
+  default of `measure`: serial for small work, else a shared warm pool that
+  `close_shared_pool` stops), `BettiPool`, `SerialExecutor`, `LocalDevices`, `RayCluster` (a
+  Ray cluster's executors, needs the ray extra);
 * results: `load_store`, `load_stores`, `Store`, `summarize`, `load_network`,
   `evaluate_claims`, `CLAIMS`, `write_report`;
 * errors: `InputError`, `WorkLostError`.
@@ -43,11 +44,13 @@ __getattr__, __dir__, __all__ = _attach(
         ".results": ("Store", "load_store", "load_stores", "summarize"),
         ".store": ("load_diagrams", "load_network"),
         ".topology": (
+            "AutoExecutor",
             "BettiPool",
             "BettiResult",
             "Persistence",
             "SerialExecutor",
             "betti_numbers",
+            "close_shared_pool",
             "persistence",
             "scan_parameters",
         ),

@@ -17,7 +17,7 @@ from typing import Protocol
 from topnn_jax.config import RunSection, TrainingConfig
 from topnn_jax.datasets import Dataset
 from topnn_jax.networks import Member, TrainedNetwork
-from topnn_jax.topology.pool import BettiExecutor, given_or_pool
+from topnn_jax.topology.pool import BettiExecutor, BettiPool, given_or
 from topnn_jax.training import Progress, train_groups
 
 __all__ = [
@@ -77,5 +77,5 @@ def configured_executors(
                 if made is not None:
                     made.close()
         return
-    with given_or_pool(executor, workers=run.workers, threads=threads) as pool:
+    with given_or(executor, lambda: BettiPool(run.workers, threads)) as pool:
         yield pool, trainer or LocalDevices()

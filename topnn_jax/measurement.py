@@ -24,7 +24,7 @@ from topnn_jax.errors import InputError
 from topnn_jax.topology.cloud import Persistence, persistence
 from topnn_jax.topology.job import BettiResult
 from topnn_jax.topology.parameters import check_parameter, check_stride
-from topnn_jax.topology.pool import BettiExecutor, given_or_pool
+from topnn_jax.topology.pool import AutoExecutor, BettiExecutor, given_or
 
 Layers = Sequence[Any] | Mapping[str, Any]
 """Per-layer outputs: a sequence of arrays [n, d_l] in layer order, or name -> array."""
@@ -181,9 +181,13 @@ def measure(
         scale: hop scale s >= 1.
         maxdim: highest Betti number, 0..3.
         stride: keep every stride-th point of each class (in the given order) before measuring.
-        workers: processes of the `BettiPool` made here when `executor` is None (default: one
-            per CPU).
-        executor: what runs the jobs (e.g. an experiment's pool; the caller closes it).
+        workers: processes of the shared pool when `executor` is None (default: one per CPU).
+        executor: what runs the jobs (e.g. an experiment's pool; the caller closes it). By
+            default an `AutoExecutor`: the jobs run in this process until they have taken
+            about 1.5 s, the rest on the process's shared pool of `workers` processes, which
+            stays warm for the next call (`topnn_jax.topology.pool.close_shared_pool` stops
+            it; so does the interpreter's exit). Small work, such as a measurement per epoch,
+            never waits for processes to start.
         diagrams: also compute each cloud's persistence over hop scales 1..`diagram_scale`
             (here, in this process), kept in `Measurement.diagrams`.
         progress: called with (clouds done, clouds in all) as results arrive.
@@ -205,7 +209,7 @@ def measure(
     members = {label: np.flatnonzero(classes == label)[::stride] for label in np.unique(classes)}
     total = len(arrays) * len(members)
     results: dict[Hashable, BettiResult] = {}
-    with given_or_pool(executor, workers=workers) as pool:
+    with given_or(executor, lambda: AutoExecutor(workers)) as pool:
         for layer, array in enumerate(arrays):
             for label, rows in members.items():
                 job_id = (layer, int(label))

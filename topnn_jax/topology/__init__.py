@@ -39,7 +39,13 @@ __getattr__, __dir__, __all__ = _attach(
             "run_job",
         ),
         ".parameters": ("MAX_HOMOLOGY_DIM", "check_parameter"),
-        ".pool": ("BettiExecutor", "BettiPool", "SerialExecutor"),
+        ".pool": (
+            "AutoExecutor",
+            "BettiExecutor",
+            "BettiPool",
+            "SerialExecutor",
+            "close_shared_pool",
+        ),
         ".scan": ("ParameterScan", "ScanEntry", "scan_parameters"),
     },
 )

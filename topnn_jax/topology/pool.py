@@ -1,20 +1,23 @@
 """Betti executors of this machine: a process pool that computes many Betti numbers at once and
-streams them back as they finish, and a serial one that computes them in this process.
+streams them back as they finish, a serial one that computes them in this process, and
+`AutoExecutor`, the default of `measure` and `scan_parameters`, which runs small work serially
+and large work on one shared pool that stays warm between calls.
 
-Both satisfy `BettiExecutor`, the protocol of whatever runs Betti jobs (a cluster backend is
+All satisfy `BettiExecutor`, the protocol of whatever runs Betti jobs (a cluster backend is
 another class with its methods). Each prepares a job in the caller's process
-(`prepare_job`: checks, deduplication, the kNN table when the device engine finds it) and
-finishes it with `run_job` (the kd-tree kNN, the homology). giotto-ph holds the GIL, so parallel
-jobs need processes: `BettiPool`'s workers import only `topnn_jax.topology.job` (numpy, scipy,
-giotto-ph: no JAX), so the parent, which also drives training, does not wait on the kNN. Workers
-start with "spawn", which is safe with a parent that runs JAX threads (fork is not), and end
-when the parent dies (`topnn_jax.topology.job.start_worker`). When a worker dies (killed, out of
-memory), `BettiPool` starts fresh workers and reruns the jobs the pool lost, a bounded number of
-times; past that it raises `WorkLostError`.
+(`prepare_job`: checks, deduplication, the kNN table when an engine other than "auto" is asked
+for) and finishes it with `run_job` (the host kNN, the homology). giotto-ph holds the GIL, so
+parallel jobs need processes: `BettiPool`'s workers import only `topnn_jax.topology.job` (numpy,
+scipy, giotto-ph: no JAX), so the parent, which also drives training, does not wait on the kNN.
+Workers start with "spawn", which is safe with a parent that runs JAX threads (fork is not), and
+end when the parent dies (`topnn_jax.topology.job.start_worker`). When a worker dies (killed,
+out of memory), `BettiPool` starts fresh workers and reruns the jobs the pool lost, a bounded
+number of times; past that it raises `WorkLostError`.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import multiprocessing
@@ -22,6 +25,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import types
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -169,9 +173,7 @@ class BettiPool(_LocalExecutor):
         threads = self.options.n_threads
         workers = max(1, available_cpus() // threads) if workers is None else workers
         self.workers = check_int("workers", workers, 1)
-        # each worker's kNN search takes its share of the CPUs
-        knn_threads = max(1, available_cpus() // self.workers)
-        self.options = dataclasses.replace(self.options, knn_threads=knn_threads)
+        self.knn_threads = max(1, available_cpus() // self.workers)  # a worker's share
         self.max_restarts = check_int("max_restarts", max_restarts, 0)
         self.restarts = 0
         self._executor = self._new_executor()
@@ -194,12 +196,23 @@ class BettiPool(_LocalExecutor):
         Bad input raises `InputError` here; a complex too large for memory is reported by
         `results()`.
         """
-        job = prepare_job(points, k, scale, maxdim, self.options)
+        self.submit_job(job_id, prepare_job(points, k, scale, maxdim, self.options))
+
+    def submit_job(self, job_id: Hashable, job: BettiJob) -> None:
+        """Queue a prepared job (its kNN search gets the pool's `knn_threads` unless it says)."""
+        if job.options.knn_threads is None:
+            options = dataclasses.replace(job.options, knn_threads=self.knn_threads)
+            job = dataclasses.replace(job, options=options)
         try:
             self._submit(job_id, job)
         except BrokenProcessPool:  # a worker died since `results` last looked
             self._restart()
             self._submit(job_id, job)
+
+    @property
+    def broken(self) -> bool:
+        """True when a worker died and the pool has not been restarted yet."""
+        return bool(self._executor._broken)
 
     def _submit(self, job_id: Hashable, job: BettiJob) -> None:
         with _starting_workers():  # workers start inside submit
@@ -280,12 +293,12 @@ def _lost(future: Future) -> bool:
     return not future.done() or isinstance(future.exception(), BrokenProcessPool)
 
 
-def given_or_pool(
-    executor: BettiExecutor | None, **pool: object
+def given_or(
+    executor: BettiExecutor | None, make: Callable[[], BettiExecutor]
 ) -> contextlib.AbstractContextManager[BettiExecutor]:
     """`executor` in a context that leaves it open (whoever made it closes it), or, when it is
-    None, a new `BettiPool(**pool)` that the context closes."""
-    return contextlib.nullcontext(executor) if executor is not None else BettiPool(**pool)
+    None, `make()` in a context that closes it."""
+    return contextlib.nullcontext(executor) if executor is not None else make()
 
 
 class SerialExecutor(_LocalExecutor):
@@ -322,3 +335,107 @@ class SerialExecutor(_LocalExecutor):
     def close(self) -> None:
         """Drop results not taken."""
         self._finished.clear()
+
+
+# Serial work (seconds) after which `AutoExecutor` hands the remaining jobs to a worker pool:
+# about what starting one costs (1.7 s for two spawned workers on a 2-core CPU), or, once a
+# pool is warm, what handing it jobs costs.
+POOL_AFTER_SECONDS = 1.5
+WARM_POOL_AFTER_SECONDS = 0.05
+_shared: BettiPool | None = None
+
+
+def shared_pool(workers: int | None = None) -> BettiPool:
+    """The process's warm `BettiPool` of `workers` processes (default: one per CPU), started on
+    first use and kept for later calls; closed by `close_shared_pool` or at interpreter exit."""
+    global _shared
+    workers = available_cpus() if workers is None else check_int("workers", workers, 1)
+    if _shared is not None and (_shared.workers != workers or _shared.broken):
+        close_shared_pool()
+    if _shared is None:
+        _shared = BettiPool(workers)
+        atexit.register(close_shared_pool)
+    return _shared
+
+
+def warm_pool() -> BettiPool | None:
+    """The shared pool if it is running, else None."""
+    return _shared
+
+
+def close_shared_pool() -> None:
+    """Stop the shared pool's workers (a later `shared_pool` starts fresh ones)."""
+    global _shared
+    if _shared is not None:
+        pool, _shared = _shared, None
+        pool.close()
+
+
+class AutoExecutor(_LocalExecutor):
+    """The default executor of `measure` and `scan_parameters`: never slower than running the
+    jobs in the calling process, parallel when the work is large.
+
+    Jobs run here, one by one as they are submitted, until they have taken `POOL_AFTER_SECONDS`
+    (`WARM_POOL_AFTER_SECONDS` once the process has a warm pool); the rest go to the process's
+    shared warm `BettiPool` (`shared_pool`), which stays up for the next call. Small work
+    (a notebook's measurement per epoch) never pays for starting processes; large work runs on
+    every CPU after a short serial start. With one worker everything runs here.
+
+    Args:
+        workers: processes of the shared pool (default: CPUs // threads, at least 1).
+        threads, collapse, max_bytes: as in `BettiPool`.
+    """
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        threads: int = 1,
+        collapse: Collapse = "auto",
+        max_bytes: int | None = None,
+    ) -> None:
+        super().__init__(threads, collapse, max_bytes)
+        threads = self.options.n_threads
+        workers = max(1, available_cpus() // threads) if workers is None else workers
+        self.workers = check_int("workers", workers, 1)
+        self._serial_seconds = 0.0
+        self._finished: list[tuple[Hashable, Outcome]] = []
+        self._pool: BettiPool | None = None
+
+    def submit(
+        self, job_id: Hashable, points: np.ndarray, k: int, scale: int = 2, maxdim: int = 1
+    ) -> None:
+        """Run one cloud here or queue it on the shared pool; arguments and errors as in
+        `BettiPool.submit`."""
+        start = time.perf_counter()
+        job = prepare_job(points, k, scale, maxdim, self.options)
+        if self._pool is None and self.workers > 1:
+            warm = warm_pool()
+            warm_here = warm is not None and warm.workers == self.workers and not warm.broken
+            budget = WARM_POOL_AFTER_SECONDS if warm_here else POOL_AFTER_SECONDS
+            if self._serial_seconds > budget:
+                self._pool = shared_pool(self.workers)
+        if self._pool is not None:
+            self._pool.submit_job(job_id, job)
+            return
+        self._finished.append((job_id, _outcome(job_id, lambda: run_job(job))))
+        self._serial_seconds += time.perf_counter() - start
+
+    @property
+    def pending(self) -> int:
+        """Jobs submitted whose results have not been taken yet."""
+        return len(self._finished) + (self._pool.pending if self._pool is not None else 0)
+
+    def results(self, block: bool = True) -> Iterator[tuple[Hashable, Outcome]]:
+        """Yield (job_id, result): those run here first, then the pool's as they finish."""
+        while self._finished:
+            yield self._finished.pop(0)
+        if self._pool is not None:
+            yield from self._pool.results(block)
+
+    def close(self) -> None:
+        """Drop results not taken; the shared pool stays up for later calls (its unfinished
+        jobs of this executor are dropped)."""
+        self._finished.clear()
+        if self._pool is not None and self._pool.pending:
+            close_shared_pool()  # the only way to cancel its jobs
+        self._pool = None

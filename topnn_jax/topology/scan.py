@@ -14,7 +14,7 @@ from topnn_jax.errors import InputError
 from topnn_jax.topology.homology import Collapse
 from topnn_jax.topology.job import BettiResult
 from topnn_jax.topology.parameters import check_parameter, check_stride
-from topnn_jax.topology.pool import BettiExecutor, given_or_pool
+from topnn_jax.topology.pool import AutoExecutor, BettiExecutor, given_or
 
 
 @dataclass(frozen=True)
@@ -95,11 +95,12 @@ def scan_parameters(
         maxdim: highest Betti number (default: the data set's preset).
         stride: homology subsample stride (default: the preset's).
         labels: classes to measure.
-        collapse, workers, threads, max_bytes: the settings of the `BettiPool` that runs the
-            jobs when no `executor` is given (defaults "auto", CPUs, 1, half the RAM); cells over
-            `max_bytes` hold the refusal.
+        collapse, workers, threads, max_bytes: the settings of the `AutoExecutor` that runs
+            the jobs when no `executor` is given (defaults "auto", CPUs, 1, half the RAM);
+            cells over `max_bytes` hold the refusal.
         executor: what runs the jobs (a `BettiExecutor`, with its own
-            settings; the caller closes it); default a `BettiPool` made and closed here.
+            settings; the caller closes it); default an `AutoExecutor` (serial for small work,
+            else the process's shared warm pool).
 
     Returns:
         The scan, entries ordered by label, k, scale.
@@ -118,12 +119,14 @@ def scan_parameters(
             "not both: an executor has its own"
         )
     results: dict[tuple[int, int, int], BettiResult | InputError] = {}
-    with given_or_pool(
+    with given_or(
         executor,
-        workers=workers,
-        threads=1 if threads is None else threads,
-        collapse="auto" if collapse is None else collapse,
-        max_bytes=max_bytes,
+        lambda: AutoExecutor(
+            workers,
+            threads=1 if threads is None else threads,
+            collapse="auto" if collapse is None else collapse,
+            max_bytes=max_bytes,
+        ),
     ) as pool:
         for label in labels:
             cloud = dataset.homology_subsample(label, stride)
