@@ -79,16 +79,17 @@ def distinct_points(points: np.ndarray) -> np.ndarray:
         raise InputError(f"points must be a non-empty 2-D array [n, d], got shape {array.shape}")
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise InputError(f"points must be real numbers, got dtype {array.dtype}")
-    array = array.astype(np.float64) + 0.0  # + 0.0 turns -0.0 into 0.0
-    finite = np.isfinite(array).all(axis=1)
+    array = np.add(array, 0.0, dtype=np.float64)  # float64; + 0.0 turns -0.0 into 0.0
+    largest = np.abs(array).max(axis=1)  # NaN where a row has NaN
+    finite = np.isfinite(largest)
     if not finite.all():
         raise InputError(
             f"{int(np.sum(~finite))} of {len(array)} points contain NaN or inf; clean or drop "
             "them first"
         )
-    if np.abs(array).max() > MAX_COORDINATE:
+    if largest.max() > MAX_COORDINATE:
         raise InputError(
-            f"coordinates up to {np.abs(array).max():.3g} are too large: squared distances "
+            f"coordinates up to {largest.max():.3g} are too large: squared distances "
             f"would overflow (keep |x| <= {MAX_COORDINATE:g}); rescale the data first"
         )
     first: dict[bytes, int] = {}  # hashing rows: 10x faster than np.unique(axis=0) when wide

@@ -9,8 +9,8 @@ certification.
   Gaussian points in 16 coordinates: 0.6 s against 4.2 s with the tree).
 
 "auto" (`choose_method`) takes the tree for up to `TREE_ONLY_DIM` coordinates and otherwise times
-both searches on a sample of `SAMPLE_QUERIES` points of the cloud and takes the faster (small
-clouds: the tree up to `TREE_MAX_DIM` coordinates). The choice never changes the answer.
+both searches on a sample of the cloud's points and takes the faster per query (small clouds:
+the tree up to `TREE_MAX_DIM` coordinates). The choice never changes the answer.
 
 Either search returns `k + EXTRA_CANDIDATES` candidates per point with approximate distances
 and a rigorous bound on their rounding error (relative for the tree, `relative_error`; absolute
@@ -24,6 +24,8 @@ brute force (`exact_rows`).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import time
 
 import numpy as np
@@ -33,7 +35,7 @@ from topnn_jax.errors import InputError
 
 METHODS = ("auto", "tree", "brute")
 # Candidates per row beyond k, so that near-ties at the k-th place rarely need brute force.
-EXTRA_CANDIDATES = 8
+EXTRA_CANDIDATES = 4
 # "auto": the kd-tree without a trial up to this many coordinates ...
 TREE_ONLY_DIM = 8
 # ... and, for clouds of at most SMALL_CLOUD points (where a trial costs more than it saves), up
@@ -41,10 +43,24 @@ TREE_ONLY_DIM = 8
 TREE_MAX_DIM = 32
 SMALL_CLOUD = 2048
 SAMPLE_QUERIES = 256
+TREE_PROBE_QUERIES = 32  # of those, the tree's (it can be far slower)
 # Unit roundoff of float64.
 F64_ROUNDOFF = 2.0**-53
 # Float64 bytes of one block of candidate coordinates in `exact_candidates`.
 BLOCK_BYTES = 32 * 2**20
+
+
+@functools.cache
+def _thread_pools() -> object:
+    """threadpoolctl's view of this process's BLAS and OpenMP pools (slow to find: once)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def thread_limit(threads: int) -> contextlib.AbstractContextManager:
+    """A context in which BLAS and OpenMP (scikit-learn's brute force) use `threads` threads."""
+    return _thread_pools().limit(limits=threads)
 
 
 class Search:
@@ -74,7 +90,8 @@ class Search:
         """
         if self._tree is None:
             self._tree = cKDTree(self.points)
-        distances, found = self._tree.query(self.points[rows], k=count, workers=self.threads)
+        queries = self.points if len(rows) == len(self.points) else self.points[rows]
+        distances, found = self._tree.query(queries, k=count, workers=self.threads)
         approx = distances.reshape(len(rows), count) ** 2
         found = np.asarray(found, dtype=np.int64).reshape(len(rows), count)
         return approx, found, relative_error(self.points.shape[1]) * approx
@@ -87,13 +104,13 @@ class Search:
             as `tree`.
         """
         from sklearn.neighbors import NearestNeighbors
-        from threadpoolctl import threadpool_limits
 
         if self._centred is None:
             self._centred = self.points - self.points.mean(axis=0)
         search = NearestNeighbors(n_neighbors=count, algorithm="brute").fit(self._centred)
-        with threadpool_limits(self.threads):
-            distances, found = search.kneighbors(self._centred[rows])
+        queries = self._centred if len(rows) == len(self._centred) else self._centred[rows]
+        with thread_limit(self.threads):
+            distances, found = search.kneighbors(queries)
         approx = np.asarray(distances, np.float64) ** 2
         return approx, np.asarray(found, np.int64), gemm_error(self._centred, rows)[:, None]
 
@@ -141,19 +158,23 @@ def host_knn_indices(
 
 def choose_method(search: Search, count: int) -> str:
     """The faster search for this cloud, "tree" or "brute" (see the module docstring), for
-    `count` candidates per point."""
+    `count` candidates per point: by the width alone for few coordinates or few points, else by
+    the time per query of each search on a sample of the cloud (the tree's build is left out:
+    it is small against a brute-force search of the whole cloud)."""
     n, d = search.points.shape
     if d <= TREE_ONLY_DIM:
         return "tree"
     if n <= SMALL_CLOUD:
         return "tree" if d <= TREE_MAX_DIM else "brute"
     sample = np.linspace(0, n - 1, SAMPLE_QUERIES).astype(np.int64)
-    seconds = {}
-    for name in ("tree", "brute"):  # the tree's time includes building it
+    per_query = {}
+    for name, queries in (("brute", sample), ("tree", sample[:TREE_PROBE_QUERIES])):
+        if name == "tree":
+            search.tree(queries[:1], count)  # builds the tree
         start = time.perf_counter()
-        getattr(search, name)(sample, count)
-        seconds[name] = time.perf_counter() - start
-    return min(seconds, key=seconds.__getitem__)
+        getattr(search, name)(queries, count)
+        per_query[name] = (time.perf_counter() - start) / len(queries)
+    return min(per_query, key=per_query.__getitem__)
 
 
 def relative_error(d: int) -> float:
