@@ -185,7 +185,9 @@ class RayBettiExecutor:
     def __init__(
         self, cluster: RayCluster, threads: int, collapse: Collapse, max_bytes: int | None
     ) -> None:
-        self.options = JobOptions(collapse, check_int("threads", threads, 1), max_bytes)
+        threads = check_int("threads", threads, 1)
+        # a task reserves `threads` CPUs: its kNN search uses as many
+        self.options = JobOptions(collapse, threads, max_bytes, knn_threads=threads)
         self._cluster = cluster
         self._task = cluster.ray.remote(run_outcomes).options(
             num_cpus=self.options.n_threads, max_retries=cluster.retries, retry_exceptions=False
