@@ -43,7 +43,7 @@ TREE_ONLY_DIM = 8
 TREE_MAX_DIM = 32
 SMALL_CLOUD = 2048
 SAMPLE_QUERIES = 256
-TREE_PROBE_QUERIES = 32  # of those, the tree's (it can be far slower)
+TREE_PROBE_QUERIES = 64  # of those, the tree's (it can be far slower)
 # Unit roundoff of float64.
 F64_ROUNDOFF = 2.0**-53
 # Float64 bytes of one block of candidate coordinates in `exact_candidates`.
@@ -159,8 +159,8 @@ def host_knn_indices(
 def choose_method(search: Search, count: int) -> str:
     """The faster search for this cloud, "tree" or "brute" (see the module docstring), for
     `count` candidates per point: by the width alone for few coordinates or few points, else by
-    the time per query of each search on a sample of the cloud (the tree's build is left out:
-    it is small against a brute-force search of the whole cloud)."""
+    the time per query of each search on a sample of the cloud (their set-up left out: the
+    tree's build is small against a brute-force search of the whole cloud)."""
     n, d = search.points.shape
     if d <= TREE_ONLY_DIM:
         return "tree"
@@ -169,8 +169,7 @@ def choose_method(search: Search, count: int) -> str:
     sample = np.linspace(0, n - 1, SAMPLE_QUERIES).astype(np.int64)
     per_query = {}
     for name, queries in (("brute", sample), ("tree", sample[:TREE_PROBE_QUERIES])):
-        if name == "tree":
-            search.tree(queries[:1], count)  # builds the tree
+        getattr(search, name)(queries[:1], count)  # builds the tree, centres the cloud
         start = time.perf_counter()
         getattr(search, name)(queries, count)
         per_query[name] = (time.perf_counter() - start) / len(queries)
