@@ -9,6 +9,7 @@ Side by side in one run, each asserted to give the same Betti numbers:
             of a noisy circle (a circle through one random ReLU layer: wide, low intrinsic
             dimension, as network layers are) over a grid of n points x d coordinates, and on
             Gaussian clouds (truly d-dimensional: the kd-tree's worst case);
+* acceptance  the same at the sizes of issue 26's criteria, best of `--repeats` each;
 * knn       the exact kNN table alone (`knn_host.host_knn_indices`, what `betti_numbers` runs)
             against `NearestNeighbors(n_neighbors=k + 1)`, float32 and float64 input;
 * measure   `measure()` with its default executor against the naive script in a loop: 12
@@ -16,12 +17,15 @@ Side by side in one run, each asserted to give the same Betti numbers:
             per epoch, and 8 clouds of 4,000 x 64; and the per-call overhead of `measure()` on
             one tiny layer.
 
-Each time is the best of `--repeats` runs. Prints markdown tables with ratios (ours / naive:
-below 1 is faster) and writes JSON atomically after each section.
+The acceptance sizes (10,000 x 512, 20,000 x 128, 6,000 x 50) and measure() take the best of
+`--repeats` runs; the grid one run each. Prints markdown tables with ratios (ours / naive:
+below 1 is faster) and writes JSON atomically after each section (sections not run keep
+their earlier results).
 
     python benchmarks/bench_measure.py            # the full grid (n to 50,000, d to 2,048) and
                                                   # the peak memory of a 50,000 x 1,024 cloud
     python benchmarks/bench_measure.py --quick    # n <= 5,000, d <= 512: a smoke run
+    python benchmarks/bench_measure.py --sections acceptance measure   # the issue's criteria
 """
 
 from __future__ import annotations
@@ -107,25 +111,28 @@ def seconds(value: float | None, limit: float | None = None) -> str:
     return f"> {limit:g}" if value is None else f"{value:.3f}"
 
 
-def timed_naive(points: np.ndarray, limit: float) -> tuple[float | None, tuple | None]:
-    """(seconds, Betti numbers) of the naive script in a child process, or (None, None) when it
-    has not finished within `limit` seconds (giotto-ph without a collapse can take hours)."""
+def timed_naive(
+    points: np.ndarray, limit: float, repeats: int
+) -> tuple[float | None, tuple | None]:
+    """(best seconds, Betti numbers) of the naive script in a child process, or (None, None)
+    when it has not finished within `limit` seconds (giotto-ph without a collapse can take
+    hours)."""
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        job = pool.apply_async(best_of, (1, partial(naive_betti, points)))
+        job = pool.apply_async(best_of, (repeats, partial(naive_betti, points)))
         try:
             return job.get(limit)
         except multiprocessing.TimeoutError:
             return None, None
 
 
-def bench_betti(sizes: list[tuple[str, int, int]], limit: float) -> list[dict]:
-    """betti_numbers against the naive script per (cloud, n, d); the naive script is stopped
-    after `limit` seconds."""
+def bench_betti(sizes: list[tuple[str, int, int]], limit: float, repeats: int) -> list[dict]:
+    """betti_numbers against the naive script per (cloud, n, d), best of `repeats` each; the
+    naive script is stopped after `limit` seconds."""
     rows = []
     for cloud, n, d in sizes:
         points = (relu_circle if cloud == "relu circle" else gaussian)(n, d)
-        naive_s, expected = timed_naive(points, limit)
-        ours_s, result = best_of(1, lambda p=points: betti_numbers(p, K, SCALE, MAXDIM))
+        naive_s, expected = timed_naive(points, limit, repeats)
+        ours_s, result = best_of(repeats, lambda p=points: betti_numbers(p, K, SCALE, MAXDIM))
         assert expected is None or result.betti == expected, (cloud, n, d, result.betti, expected)
         rows.append(
             {
@@ -241,6 +248,67 @@ def write(result: dict) -> None:
     atomic_write_text(RESULTS, json.dumps(result, indent=2) + "\n")
 
 
+SECTIONS = ("acceptance", "measure", "betti", "knn", "memory")
+# The issue's acceptance sizes: wide layers where topnn-jax was 2.6-57x slower than the script.
+ACCEPTANCE = [
+    ("relu circle", 10_000, 512),
+    ("relu circle", 20_000, 128),
+    ("relu circle", 6_000, 50),
+]
+
+
+def betti_table(rows: list[dict]) -> str:
+    return markdown_table(
+        ("cloud", "n", "d", "betti", "topnn-jax s", "naive s", "ratio"),
+        [
+            (
+                r["cloud"],
+                r["n"],
+                r["d"],
+                r["betti"],
+                f"{r['topnn_s']:.3f}",
+                seconds(r["naive_s"], r["naive_limit_s"]),
+                ratio(r["topnn_s"], r["naive_s"]),
+            )
+            for r in rows
+        ],
+    )
+
+
+def tables(result: dict) -> str:
+    """Markdown tables of the sections run."""
+    out = []
+    if "measure" in result:
+        out.append(
+            markdown_table(
+                ("measure() case", "topnn-jax s", "naive s", "ratio"),
+                [
+                    (r["case"], f"{r['topnn_s']:.3f}", f"{r['naive_s']:.3f}",
+                     ratio(r["topnn_s"], r["naive_s"]))
+                    for r in result["measure"]
+                ],
+            )
+        )  # fmt: skip
+    for section in ("acceptance", "betti"):
+        if section in result:
+            out.append(betti_table(result[section]))
+    if "knn" in result:
+        out.append(
+            markdown_table(
+                ("cloud", "n", "d", "input", "topnn-jax kNN s", "sklearn s", "ratio"),
+                [
+                    (r["cloud"], r["n"], r["d"], r["dtype"], f"{r['topnn_s']:.3f}",
+                     f"{r['sklearn_s']:.3f}", ratio(r["topnn_s"], r["sklearn_s"]))
+                    for r in result["knn"]
+                ],
+            )
+        )  # fmt: skip
+    if "memory" in result:
+        peak = result["memory"]["peak_rss_bytes"] / 2**30
+        out.append(f"peak memory, betti_numbers of 50,000 x 1,024: {peak:.2f} GiB\n")
+    return "\n".join(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="n <= 5,000, d <= 512, 1 repeat")
@@ -249,13 +317,18 @@ def main() -> None:
     parser.add_argument(
         "--naive-limit", type=float, default=120, help="seconds before a naive run is stopped"
     )
+    parser.add_argument(
+        "--sections", nargs="+", choices=SECTIONS, default=SECTIONS, help="what to run"
+    )
     args = parser.parse_args()
     globals()["RESULTS"] = args.out
     repeats = args.repeats or (1 if args.quick else 3)
     grid_n, grid_d = (QUICK_N, QUICK_D) if args.quick else (GRID_N, GRID_D)
     sizes = [("relu circle", n, d) for n in grid_n for d in grid_d]
     sizes += [("gaussian", n, d) for n in grid_n[1:3] for d in (16, 64)]
-    result = {
+    # sections not run keep their results from an earlier run
+    result = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    result |= {
         "machine": {
             "platform": platform.platform(),
             "processor": processor(),
@@ -269,67 +342,20 @@ def main() -> None:
         },
         "parameters": {"k": K, "scale": SCALE, "maxdim": MAXDIM, "repeats": repeats},
     }
-    result["measure"] = bench_measure(repeats)
-    write(result)
-    result["betti"] = bench_betti(sizes, args.naive_limit)
-    write(result)
-    result["knn"] = bench_knn(sizes, 1)
-    write(result)
-    if not args.quick:
-        result["memory"] = peak_memory(50_000, 1_024)
-        write(result)
+    runs = {
+        "acceptance": lambda: bench_betti(ACCEPTANCE, args.naive_limit, repeats),
+        "measure": lambda: bench_measure(repeats),
+        "betti": lambda: bench_betti(sizes, args.naive_limit, 1),
+        "knn": lambda: bench_knn(sizes, 1),
+        "memory": lambda: peak_memory(50_000, 1_024),
+    }
+    for section in SECTIONS:
+        if section in args.sections and not (args.quick and section == "memory"):
+            result[section] = runs[section]()
+            write(result)
     print()
-    print(
-        markdown_table(
-            ("measure() case", "topnn-jax s", "naive s", "ratio"),
-            [
-                (
-                    r["case"],
-                    f"{r['topnn_s']:.3f}",
-                    f"{r['naive_s']:.3f}",
-                    ratio(r["topnn_s"], r["naive_s"]),
-                )
-                for r in result["measure"]
-            ],
-        )
-    )
-    print()
-    print(
-        markdown_table(
-            ("cloud", "n", "d", "betti", "topnn-jax s", "naive s", "ratio"),
-            [
-                (
-                    r["cloud"],
-                    r["n"],
-                    r["d"],
-                    r["betti"],
-                    f"{r['topnn_s']:.3f}",
-                    seconds(r["naive_s"], r["naive_limit_s"]),
-                    ratio(r["topnn_s"], r["naive_s"]),
-                )
-                for r in result["betti"]
-            ],
-        )
-    )
-    print()
-    print(
-        markdown_table(
-            ("cloud", "n", "d", "input", "topnn-jax kNN s", "sklearn s", "ratio"),
-            [
-                (
-                    r["cloud"],
-                    r["n"],
-                    r["d"],
-                    r["dtype"],
-                    f"{r['topnn_s']:.3f}",
-                    f"{r['sklearn_s']:.3f}",
-                    ratio(r["topnn_s"], r["sklearn_s"]),
-                )
-                for r in result["knn"]
-            ],
-        )
-    )
-    print(f"\nwrote {RESULTS}")
+    print(tables(result))
+    print(f"wrote {RESULTS}")
 
 
 if __name__ == "__main__":
