@@ -1,4 +1,5 @@
-"""Architecture specs, activations, the Flax MLP, padding and layer outputs."""
+"""Architecture specs (`topnn_jax.architecture`), activations, the Flax MLP, padding and layer
+outputs (`topnn_jax.models`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from topnn_jax.architecture import ACTIVATION_NAMES
 from topnn_jax.errors import InputError
 from topnn_jax.models import (
     ACTIVATIONS,
@@ -74,6 +76,7 @@ def test_activations_match_their_definitions():
         "identity": x,
     }
     assert set(expected) == set(ACTIVATIONS)
+    assert tuple(ACTIVATIONS) == ACTIVATION_NAMES  # the names configs and the CLI check
     for name, values in expected.items():
         np.testing.assert_allclose(ACTIVATIONS[name](x), values, rtol=1e-6, atol=1e-7)
 

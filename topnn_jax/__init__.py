@@ -29,6 +29,7 @@ __version__ = "0.1.0"
 __getattr__, __dir__, __all__ = _attach(
     __name__,
     {
+        ".architecture": ("PAPER_ACTIVATIONS", "ArchitectureSpec"),
         ".claims": ("CLAIMS", "evaluate_claims"),
         ".config": ("ExperimentConfig", "TrainingConfig", "load_config", "parse_config"),
         ".datasets": ("Dataset", "TopologyPreset", "load"),
@@ -36,7 +37,7 @@ __getattr__, __dir__, __all__ = _attach(
         ".executors": ("BettiExecutor", "LocalDevices", "TrainingExecutor"),
         ".flax_layers": ("flax_layer_outputs",),
         ".measurement": ("LayerBetti", "Measurement", "measure"),
-        ".models": ("ACTIVATIONS", "PAPER_ACTIVATIONS", "ArchitectureSpec", "layer_outputs"),
+        ".models": ("ACTIVATIONS", "layer_outputs"),
         ".networks": ("Member", "TrainedNetwork", "make_members"),
         ".pipeline": ("RunEvents", "run_experiment"),
         ".ray_cluster": ("RayCluster",),

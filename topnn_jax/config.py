@@ -26,14 +26,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from topnn_jax.datasets import Dataset, TopologyPreset, load, resolve_dataset
-from topnn_jax.errors import InputError, existing_file, read_text
-from topnn_jax.models import (
+from topnn_jax.architecture import (
     PAPER_ACTIVATIONS,
     ArchitectureSpec,
     check_activation,
     check_kernel_init,
 )
+from topnn_jax.datasets import Dataset, TopologyPreset, load, resolve_dataset
+from topnn_jax.errors import InputError, existing_file, read_text
 from topnn_jax.networks import MAX_SEED, check_sweep_size
 from topnn_jax.topology.parameters import check_parameter, check_stride
 
@@ -149,7 +149,7 @@ class TrainingConfig:
         stop_when_trained: a member that classifies every training point correctly at a check
             stops there (the paper's rule); False trains every member to `max_steps`, and the
             last check decides whether it is well trained.
-        init: the kernels' initialiser, a name in `topnn_jax.models.KERNEL_INITS`
+        init: the kernels' initialiser, a name in `topnn_jax.architecture.KERNEL_INIT_NAMES`
             ("glorot_uniform", the paper's, by default); biases start at zero.
         precision: the float type of the parameters, data and arithmetic of training, a name
             in `PRECISIONS`; "float64" needs JAX's 64-bit mode (`JAX_ENABLE_X64=1`). Layer

@@ -8,12 +8,14 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import jax
-
+from topnn_jax.architecture import ArchitectureSpec, Params
 from topnn_jax.errors import InputError
-from topnn_jax.models import ArchitectureSpec, Params
 from topnn_jax.topology.parameters import check_memory
+
+if TYPE_CHECKING:
+    import jax
 
 MAX_SEED = 2**32 - 1
 """Largest seed: `jax.random.key` keeps 32 bits of it (without x64), so seed 2**32 would repeat
@@ -59,6 +61,8 @@ class Member:
 
         It does not depend on which other members are trained alongside.
         """
+        import jax  # here, not above: describing a sweep needs no JAX
+
         identity = f"{self.dataset}\0{self.spec.layers}\0{self.spec.activation}".encode()
         digest = int.from_bytes(hashlib.sha256(identity).digest()[:4], "little")
         return jax.random.fold_in(jax.random.key(self.seed), digest)

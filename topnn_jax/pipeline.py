@@ -14,13 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from topnn_jax.architecture import ArchitectureSpec
 from topnn_jax.atomic import check_output_dir
 from topnn_jax.config import ExperimentConfig
 from topnn_jax.datasets import Dataset
 from topnn_jax.errors import InputError
 from topnn_jax.executors import BettiExecutor, TrainingExecutor, configured_executors
 from topnn_jax.layer_clouds import class_clouds
-from topnn_jax.models import ArchitectureSpec
 from topnn_jax.networks import Member, TrainedNetwork, make_members
 from topnn_jax.store import (
     NETWORK_COLUMNS,

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from topnn_jax.architecture import ArchitectureSpec
 from topnn_jax.errors import InputError
-from topnn_jax.models import ArchitectureSpec
 from topnn_jax.store.csv_table import header_difference, read_rows, row_problem
 from topnn_jax.store.records import (
     BETTI_FILE,

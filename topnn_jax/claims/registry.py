@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 
+from topnn_jax.architecture import PAPER_ACTIVATIONS
 from topnn_jax.claims.bootstrap import RESAMPLES
 from topnn_jax.claims.evidence import Evidence, group_of, shortfall
 from topnn_jax.claims.verdicts import (
@@ -28,7 +29,6 @@ from topnn_jax.claims.verdicts import (
     equivalence_verdict,
     side_verdict,
 )
-from topnn_jax.models import PAPER_ACTIVATIONS
 from topnn_jax.results import Store, class_name
 
 MINIMAL_SHARE = 0.9

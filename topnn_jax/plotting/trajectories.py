@@ -25,8 +25,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from topnn_jax.architecture import PAPER_ACTIVATIONS
 from topnn_jax.errors import InputError
-from topnn_jax.models import PAPER_ACTIVATIONS
 from topnn_jax.plotting.common import (
     CYCLE,
     activation_colour,

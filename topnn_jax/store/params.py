@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from topnn_jax.architecture import ArchitectureSpec, Params
 from topnn_jax.atomic import atomic_save_npz
 from topnn_jax.errors import InputError
-from topnn_jax.models import ArchitectureSpec, Params
 from topnn_jax.networks import Member, TrainedNetwork, TrainingResult
 
 PARAMS_DIR = "params"
