@@ -8,8 +8,10 @@ import random
 
 import numpy as np
 import pytest
+import sklearn.datasets
 
 from topnn_jax.datasets import REGISTRY, load
+from topnn_jax.datasets.real import _shipped_table
 from topnn_jax.datasets.synthetic import (
     D1_CENTRES,
     D3_CENTRES,
@@ -225,6 +227,19 @@ def test_digits_zero_versus_rest():
     reduced = load("digits", seed=0, pca=10, digit=3)
     assert reduced.dim == 10
     assert reduced.class_counts("train")[0] + reduced.class_counts("test")[0] == 183
+
+
+@pytest.mark.parametrize(
+    ("table", "header_rows", "loader"),
+    [("digits.csv.gz", 0, "load_digits"), ("breast_cancer.csv", 1, "load_breast_cancer")],
+)
+def test_shipped_tables_are_scikit_learns(table, header_rows, loader):
+    """digits and breast-cancer read scikit-learn's files themselves (without importing it):
+    the same features and targets as its loaders."""
+    shipped = getattr(sklearn.datasets, loader)()
+    features, target = _shipped_table(table, header_rows)
+    np.testing.assert_array_equal(features, shipped.data)
+    np.testing.assert_array_equal(target, shipped.target)
 
 
 def test_breast_cancer_is_standardised_on_training_data():

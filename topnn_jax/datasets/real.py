@@ -3,18 +3,18 @@
 Nothing is downloaded. `digits` and `breast-cancer` ship inside scikit-learn; MNIST IDX files,
 the HTRU2 CSV and labelled point clouds (.npz / .csv) are read from paths the user gives.
 True Betti numbers of real data are unknown (None); presets are starting points, to be checked
-with `topnn-jax select-params`.
+with `topnn-jax select-params`. scikit-learn takes most of a second to import: its shipped
+tables are read without it (`topnn-jax datasets` lists them), and only PCA imports it.
 """
 
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import zipfile
 from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import load_breast_cancer, load_digits
-from sklearn.decomposition import PCA
 
 from topnn_jax.datasets.base import Dataset, TopologyPreset, validate_labelled_points
 from topnn_jax.errors import InputError, existing_file, read_text
@@ -65,6 +65,8 @@ def _reduce_dimension(
         return train, test
     if isinstance(dims, bool) or not isinstance(dims, int) or not 1 <= dims <= train.shape[1]:
         raise InputError(f"pca must be between 1 and {train.shape[1]} dimensions, got {dims}")
+    from sklearn.decomposition import PCA
+
     pca = PCA(n_components=dims, random_state=seed).fit(train)
     return pca.transform(train), pca.transform(test)
 
@@ -134,6 +136,16 @@ def _as_labels(labels: np.ndarray, what: str) -> np.ndarray:
     return array.astype(np.int64)
 
 
+def _shipped_table(name: str, header_rows: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(features float64[n, d], target int64[n]) of a table scikit-learn ships in
+    sklearn/datasets/data/ (CSV, the target last), read as its `load_*` function reads it,
+    without importing scikit-learn."""
+    package = importlib.util.find_spec("sklearn").submodule_search_locations[0]
+    path = Path(package, "datasets", "data", name)
+    table = np.loadtxt(path, delimiter=",", skiprows=header_rows)
+    return table[:, :-1], table[:, -1].astype(np.int64)
+
+
 def _check_digit(digit: int) -> None:
     """Raise `InputError` unless digit is 0..9."""
     if isinstance(digit, bool) or digit not in range(10):
@@ -151,11 +163,11 @@ def make_digits(
     Pixels are divided by 16 (values in [0, 1]); `pca` optionally reduces the 64 dimensions.
     """
     _check_digit(digit)
-    data = load_digits()
-    labels = np.where(data.target == digit, 0, 1)
+    pixels, target = _shipped_table("digits.csv.gz")
+    labels = np.where(target == digit, 0, 1)
     return _labelled_dataset(
         "digits",
-        data.data / 16.0,
+        pixels / 16.0,
         labels,
         seed=seed,
         test_fraction=test_fraction,
@@ -170,11 +182,11 @@ def make_breast_cancer(seed: int = 0, test_fraction: float = DEFAULT_TEST_FRACTI
 
     Labels as shipped: 0 = malignant, 1 = benign.
     """
-    data = load_breast_cancer()
+    features, target = _shipped_table("breast_cancer.csv", header_rows=1)
     return _labelled_dataset(
         "breast-cancer",
-        data.data,
-        data.target,
+        features,
+        target,
         seed=seed,
         test_fraction=test_fraction,
         standardised=True,
