@@ -1,7 +1,9 @@
 """The `topnn-jax` command: one sub-command module per area, each with `register(subparsers)`.
 
 Every sub-command module adds its parser with `set_defaults(handler=...)`; a handler takes the
-parsed arguments and returns an exit code. `InputError` (bad input) becomes a one-line message on
+parsed arguments and returns an exit code. Building the parser imports no JAX, Flax,
+scikit-learn or matplotlib: a handler imports what its command needs, so that `--help`,
+`datasets` or `summary` answer at once. `InputError` (bad input) becomes a one-line message on
 stderr and exit code 2, never a traceback; Ctrl-C and SIGTERM stop the command in order (pools
 closed, finished results kept), exit codes 130 and 143.
 """
@@ -23,7 +25,6 @@ from topnn_jax.cli import report as report_cmd
 from topnn_jax.cli import run as run_cmd
 from topnn_jax.cli import topology as topology_cmd
 from topnn_jax.cli import training as training_cmd
-from topnn_jax.cpu_devices import use_cpu_cores
 from topnn_jax.errors import InputError, WorkLostError
 
 COMMAND_MODULES = (run_cmd, report_cmd, datasets_cmd, training_cmd, topology_cmd, measure_cmd)
@@ -69,7 +70,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `topnn-jax` console script; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    use_cpu_cores()
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

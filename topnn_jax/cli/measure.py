@@ -12,8 +12,6 @@ import numpy as np
 from topnn_jax.cli.progress import Counter
 from topnn_jax.cli.topology import load_npy
 from topnn_jax.errors import InputError, existing_file
-from topnn_jax.measurement import measure
-from topnn_jax.store.measured import check_destination
 
 ORDER_KEY = "layers"
 """An optional array of the .npz: the layer names in order (else the file's order)."""
@@ -92,6 +90,9 @@ def load_layers(path: Path) -> dict[str, np.ndarray]:
 
 
 def _measure_command(args: argparse.Namespace) -> int:
+    from topnn_jax.measurement import measure
+    from topnn_jax.store.measured import check_destination
+
     layers = load_layers(args.layers)
     labels = load_npy(args.labels, "labels")
     check_destination(  # before the work, not after it

@@ -12,9 +12,10 @@ from __future__ import annotations
 import sys
 import time
 from datetime import timedelta
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 LOG_INTERVAL = 15.0
 """Seconds between status lines when stderr is not a terminal."""
@@ -51,6 +52,8 @@ class Counter:
         self._bar: tqdm | None = None
         self.enabled = enabled
         if enabled and self.stream.isatty():
+            from tqdm import tqdm  # imported only where a bar is shown
+
             self._bar = tqdm(
                 total=total,
                 desc=desc,

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from topnn_jax.atomic import check_output_dir
 from topnn_jax.cli.progress import Counter
 from topnn_jax.errors import InputError
-from topnn_jax.report import FigureSpec, Progress, write_figures, write_report
 from topnn_jax.results import load_stores
+
+if TYPE_CHECKING:
+    from topnn_jax.report import FigureSpec, Progress
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -79,6 +82,8 @@ def write_store_report(
 ) -> tuple[Path, Path]:
     """Write report.md and report.html of stores read together, showing progress; returns
     their paths."""
+    from topnn_jax.report import write_report
+
     store = load_stores(directories)
     names = ", ".join(directory.resolve().name for directory in directories)
     counter, on_figure = _figure_counter()
@@ -100,6 +105,8 @@ def _report_command(args: argparse.Namespace) -> int:
 
 def _plot_command(args: argparse.Namespace) -> int:
     """Write the figures under OUT/figures/."""
+    from topnn_jax.report import write_figures
+
     out = _output_folder(args)
     store = load_stores(args.directories)
     counter, on_figure = _figure_counter()

@@ -6,17 +6,21 @@ import argparse
 import dataclasses
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from topnn_jax.cli.executor import add_executor_arguments, run_section
 from topnn_jax.cli.progress import Counter
 from topnn_jax.cli.report import write_store_report
 from topnn_jax.config import ExperimentConfig, config_from_saved, load_config
+from topnn_jax.cpu_devices import use_cpu_cores
 from topnn_jax.errors import InputError
-from topnn_jax.pipeline import PhJob, RunEvents, run_experiment
 from topnn_jax.results import class_name, format_summary, summarize
 from topnn_jax.store import CONFIG_FILE, read_json
-from topnn_jax.topology import BettiResult
-from topnn_jax.training import Progress
+
+if TYPE_CHECKING:
+    from topnn_jax.pipeline import PhJob
+    from topnn_jax.topology import BettiResult
+    from topnn_jax.training import Progress
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -105,6 +109,8 @@ def _experiment(args: argparse.Namespace) -> ExperimentConfig:
 
 def _run_command(args: argparse.Namespace) -> int:
     """Run the experiment, print its summary and write its report."""
+    from topnn_jax.pipeline import RunEvents, run_experiment
+
     config = _experiment(args)
     if args.member_chunk is not None:
         config = _with_member_chunk(config, args.member_chunk)
@@ -113,6 +119,7 @@ def _run_command(args: argparse.Namespace) -> int:
         raise InputError("--measure-only measures a store's trained networks: add --resume")
     if args.measure_only and args.train_only:
         raise InputError("--measure-only and --train-only exclude each other: give one")
+    use_cpu_cores()  # before the first JAX operation
     bars = _ProgressBars()
     start = time.perf_counter()
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -13,17 +14,11 @@ from topnn_jax.config import RunSection
 from topnn_jax.datasets import load
 from topnn_jax.errors import InputError, existing_file
 from topnn_jax.results import class_name
-from topnn_jax.topology import (
-    COLLAPSES,
-    BettiResult,
-    ParameterScan,
-    ScanEntry,
-    available_cpus,
-    betti_numbers,
-    scan_parameters,
-)
-from topnn_jax.topology.homology import collapse_help
+from topnn_jax.topology.homology import COLLAPSES, collapse_help
 from topnn_jax.topology.parameters import check_parameter, check_stride
+
+if TYPE_CHECKING:
+    from topnn_jax.topology import BettiResult, ParameterScan, ScanEntry
 
 # select-params grid: the preset's k times these factors, and these hop scales.
 SCAN_K_FACTORS = (0.5, 0.75, 1.0, 1.5)
@@ -133,6 +128,8 @@ def _result_text(result: BettiResult) -> str:
 def _run_betti(args: argparse.Namespace) -> int:
     """Compute and print Betti numbers of a cloud, of a labelled cloud's classes, or of a data
     set's input classes."""
+    from topnn_jax.topology import available_cpus, betti_numbers
+
     if (args.points is None) == (args.dataset is None):
         raise InputError("give exactly one of POINTS.npy and --dataset NAME")
     truth: dict[str, tuple[int, ...]] = {}
@@ -241,6 +238,8 @@ def _scan_entry_json(entry: ScanEntry) -> dict:
 
 def _run_select_params(args: argparse.Namespace) -> int:
     """Scan (k, scale) for a data set's input and print the table (or JSON)."""
+    from topnn_jax.topology import scan_parameters
+
     dataset = load(args.name, seed=args.seed)
     preset = dataset.preset
     ks = (

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from topnn_jax.architecture import ACTIVATION_NAMES, KERNEL_INIT_NAMES, PAPER_ACTIVATIONS
 from topnn_jax.atomic import check_output_dir
 from topnn_jax.cli.datasets import add_dataset_options, load_dataset, parse_options
 from topnn_jax.cli.progress import Counter
@@ -18,11 +20,13 @@ from topnn_jax.config import (
     TopologySection,
     TrainingConfig,
 )
+from topnn_jax.cpu_devices import use_cpu_cores
 from topnn_jax.errors import InputError
-from topnn_jax.models import ACTIVATIONS, KERNEL_INITS, PAPER_ACTIVATIONS
 from topnn_jax.networks import MAX_SEED, check_sweep_size, make_members
-from topnn_jax.store import NETWORKS_FILE, open_store, save_network, write_networks_csv
-from topnn_jax.training import Progress, check_members, check_precision, train
+from topnn_jax.store import NETWORKS_FILE, save_network, write_networks_csv
+
+if TYPE_CHECKING:
+    from topnn_jax.training import Progress
 
 DEFAULTS = TrainingConfig()
 
@@ -49,7 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--activation",
         action="append",
         required=True,
-        help=f"{', '.join(ACTIVATIONS)} (the paper's: {', '.join(PAPER_ACTIVATIONS)}); repeatable",
+        help=f"{', '.join(ACTIVATION_NAMES)} (the paper's: {', '.join(PAPER_ACTIVATIONS)}); "
+        "repeatable",
     )
     seeds = parser.add_mutually_exclusive_group()
     seeds.add_argument(
@@ -97,7 +102,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--init",
-        choices=tuple(KERNEL_INITS),
+        choices=KERNEL_INIT_NAMES,
         default=DEFAULTS.init,
         help="kernel initialiser (default glorot_uniform, the paper's)",
     )
@@ -157,6 +162,9 @@ def _experiment(args: argparse.Namespace, training: TrainingConfig) -> Experimen
 
 def _run_train(args: argparse.Namespace) -> int:
     """Handler of `topnn-jax train`."""
+    from topnn_jax.store import open_store
+    from topnn_jax.training import check_members, check_precision, train
+
     config = TrainingConfig(
         learning_rate=args.lr,
         max_steps=args.max_steps,
@@ -172,6 +180,7 @@ def _run_train(args: argparse.Namespace) -> int:
         precision=args.precision,
     )
     check_output_dir(args.out)  # before any work: training is long
+    use_cpu_cores()  # before the first JAX operation
     dataset = load_dataset(args.dataset, args.data_seed, args.size, args.option)
     experiment = _experiment(args, config)
     specs = experiment.architecture_specs(dataset.dim)
