@@ -24,7 +24,8 @@ from topnn_jax.results import load_store
 from topnn_jax.store import load_network, params_path
 from topnn_jax.tables import markdown_row, markdown_table
 from topnn_jax.topology.cloud import neighbour_table
-from topnn_jax.topology.homology import betti_from_neighbours, resolve_collapse
+from topnn_jax.topology.homology import betti_from_neighbours
+from topnn_jax.topology.parameters import resolve_collapse
 
 FIXED = ("vertex", "edge", "none")
 RESULTS = Path(__file__).parent / "results" / "collapse.json"

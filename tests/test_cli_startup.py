@@ -26,13 +26,6 @@ TRAINING_AND_FIGURES = {"jax", "flax", "optax", "ray", "matplotlib"}
 HOMOLOGY = {"gph", "sklearn", "scipy", "pandas"}
 """giotto-ph and what it imports: only for Betti numbers."""
 
-AWAITS_LIGHT_COLLAPSES = pytest.mark.xfail(
-    strict=True,
-    reason="the parser's --collapse choices come from topnn_jax.topology.homology, which imports "
-    "giotto-ph (scikit-learn, scipy, pandas with it): COLLAPSES and collapse_help are to move to a "
-    "module without them (issue 26)",
-)
-
 CHILD = textwrap.dedent(
     """
     import json, sys
@@ -92,7 +85,6 @@ def test_light_commands_import_no_jax_or_matplotlib(light, case):
     assert light(case) & TRAINING_AND_FIGURES == set()
 
 
-@AWAITS_LIGHT_COLLAPSES
 @pytest.mark.parametrize("case", ["help", "datasets", "summary"])
 def test_light_commands_import_no_giotto_ph_or_scikit_learn(light, case):
     assert light(case) & HOMOLOGY == set()

@@ -422,7 +422,7 @@ def test_scan_keeps_going_past_a_refused_cell():
 
 
 def test_auto_collapse_uses_gudhi_where_installed():
-    from topnn_jax.topology.homology import resolve_collapse
+    from topnn_jax.topology.parameters import resolve_collapse
 
     assert resolve_collapse("auto", maxdim=2) == "edge"  # the test extra installs gudhi
     assert resolve_collapse("auto", maxdim=1) == "vertex"  # where the edge collapse costs more

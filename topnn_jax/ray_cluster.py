@@ -31,8 +31,8 @@ from topnn_jax.datasets import Dataset
 from topnn_jax.errors import InputError, WorkLostError, check_int
 from topnn_jax.networks import Member, TrainedNetwork
 from topnn_jax.topology.cloud import prepare_job
-from topnn_jax.topology.homology import Collapse
 from topnn_jax.topology.job import BettiJob, BettiResult, JobOptions, run_outcomes
+from topnn_jax.topology.parameters import Collapse
 from topnn_jax.training import Progress, check_members, plan_groups, train_groups
 
 PROGRESS_SECONDS = 0.5

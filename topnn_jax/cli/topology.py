@@ -14,8 +14,7 @@ from topnn_jax.config import RunSection
 from topnn_jax.datasets import load
 from topnn_jax.errors import InputError, existing_file
 from topnn_jax.results import class_name
-from topnn_jax.topology.homology import COLLAPSES, collapse_help
-from topnn_jax.topology.parameters import check_parameter, check_stride
+from topnn_jax.topology.parameters import COLLAPSES, check_parameter, check_stride, collapse_help
 
 if TYPE_CHECKING:
     from topnn_jax.topology import BettiResult, ParameterScan, ScanEntry

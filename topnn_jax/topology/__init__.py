@@ -29,7 +29,7 @@ __getattr__, __dir__, __all__ = _attach(
             "prepare_cloud",
             "prepare_job",
         ),
-        ".homology": ("COLLAPSES", "GraphBetti"),
+        ".homology": ("GraphBetti",),
         ".job": (
             "BettiJob",
             "BettiResult",
@@ -38,7 +38,7 @@ __getattr__, __dir__, __all__ = _attach(
             "available_cpus",
             "run_job",
         ),
-        ".parameters": ("MAX_HOMOLOGY_DIM", "check_parameter"),
+        ".parameters": ("COLLAPSES", "MAX_HOMOLOGY_DIM", "check_parameter"),
         ".pool": (
             "AutoExecutor",
             "BettiExecutor",

@@ -22,7 +22,7 @@ import numpy as np
 
 from topnn_jax.errors import InputError, check_int
 from topnn_jax.topology.graph import check_knn_size
-from topnn_jax.topology.homology import Collapse, hop_persistence
+from topnn_jax.topology.homology import hop_persistence
 from topnn_jax.topology.job import (
     BettiJob,
     BettiResult,
@@ -32,7 +32,7 @@ from topnn_jax.topology.job import (
     run_job,
 )
 from topnn_jax.topology.knn_host import host_knn_indices
-from topnn_jax.topology.parameters import check_parameter
+from topnn_jax.topology.parameters import Collapse, check_parameter
 
 KNN_ENGINES = ("auto", "tree", "brute", "device")
 # Largest coordinate magnitude accepted: squared distances of such clouds stay finite in float64.
@@ -188,7 +188,7 @@ def betti_numbers(
             `BettiResult.k_reduced` says so.
         scale: hop scale s >= 1: the complex is the clique complex of "at most s hops apart".
         maxdim: highest Betti number computed, 0..3.
-        collapse: a name in `topnn_jax.topology.homology.COLLAPSES`: "auto" (default: "edge"
+        collapse: a name in `topnn_jax.topology.parameters.COLLAPSES`: "auto" (default: "edge"
             for maxdim >= 2 where gudhi is installed, else "vertex"), "vertex", "edge" or
             "none". All give the same Betti numbers.
         n_threads: giotto-ph threads.

@@ -3,8 +3,8 @@ Vietoris-Rips complex (no JAX).
 
 This is the one module that calls a PH engine (giotto-ph's `ripser_parallel`); another engine
 would plug in here, behind `betti_from_neighbours` and `hop_persistence`. `COLLAPSES` is the one
-registry of the exact reductions tried before giotto-ph runs; the command line's `--collapse`
-choices and help come from it.
+registry of the exact reductions tried before giotto-ph runs (in `parameters`, which the
+command line reads without importing giotto-ph).
 
 Fast exact path for one scale (`betti_from_neighbours`):
   1. beta_0 from connected components (scipy);
@@ -18,30 +18,17 @@ because a collapse at one scale says nothing about the other scales.
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 from gph import ripser_parallel
 from scipy.sparse.csgraph import connected_components
 
-from topnn_jax.errors import InputError
 from topnn_jax.topology.collapse import edge_collapse, strong_collapse
 from topnn_jax.topology.graph import check_complex_size, checked_hop_graph
-from topnn_jax.topology.parameters import check_memory, memory_limit
-
-Collapse = Literal["auto", "vertex", "edge", "none"]
-COLLAPSES: dict[str, str] = {
-    "auto": "edge for beta_2 and up where gudhi is installed, else vertex (the default)",
-    "vertex": "exact strong collapse, then giotto-ph",
-    "edge": "strong collapse, then GUDHI's edge collapse (needs gudhi), then giotto-ph",
-    "none": "giotto-ph straight on the hop-count filtration (the reference computation)",
-}
-"""The exact reductions before giotto-ph, name -> what it does; every one gives the same Betti
-numbers."""
+from topnn_jax.topology.parameters import Collapse, check_memory, memory_limit, resolve_collapse
 
 
 @dataclass(frozen=True)
@@ -60,36 +47,6 @@ class GraphBetti:
     n_edges: int
     n_core: int
     seconds: float = field(compare=False)
-
-
-def collapse_help() -> str:
-    """The `COLLAPSES` registry as one line of command-line help."""
-    return "; ".join(f"{name}: {what}" for name, what in COLLAPSES.items())
-
-
-EDGE_COLLAPSE_MIN_DIM = 2
-""""auto" uses GUDHI's edge collapse only from this maxdim on: for beta_1 alone the vertex
-collapse leaves giotto-ph little to do and the edge collapse costs more than it saves
-(benchmarks/bench_collapse.py, on every layer cloud of the quick store and of D-II networks)."""
-
-
-def check_collapse(collapse: str) -> Collapse:
-    """`collapse` if it is a name in `COLLAPSES`, else `InputError` listing them."""
-    if collapse not in COLLAPSES:
-        raise InputError(f"collapse must be one of {', '.join(COLLAPSES)}, got {collapse!r}")
-    return collapse  # type: ignore[return-value]
-
-
-def resolve_collapse(collapse: str, maxdim: int) -> Collapse:
-    """The reduction to run for Betti numbers up to `maxdim`: "auto" becomes "edge" where gudhi
-    is installed and maxdim >= `EDGE_COLLAPSE_MIN_DIM`, else "vertex"; others stay.
-
-    Every choice gives the same Betti numbers.
-    """
-    if check_collapse(collapse) != "auto":
-        return collapse
-    edge = maxdim >= EDGE_COLLAPSE_MIN_DIM and importlib.util.find_spec("gudhi") is not None
-    return "edge" if edge else "vertex"
 
 
 def _upper_coo(matrix: sp.csr_array, flat: bool) -> sp.coo_array:

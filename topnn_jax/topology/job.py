@@ -21,13 +21,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from topnn_jax.errors import InputError, check_int
-from topnn_jax.topology.homology import (
-    Collapse,
-    GraphBetti,
-    betti_from_neighbours,
-    check_collapse,
-)
+from topnn_jax.topology.homology import GraphBetti, betti_from_neighbours
 from topnn_jax.topology.knn_host import host_knn_indices
+from topnn_jax.topology.parameters import Collapse, check_collapse
 
 
 def available_cpus() -> int:
@@ -78,7 +74,7 @@ class JobOptions:
     """How a Betti job is computed (the answer never depends on it).
 
     Attributes:
-        collapse: a name in `topnn_jax.topology.homology.COLLAPSES`; "auto" is resolved per
+        collapse: a name in `topnn_jax.topology.parameters.COLLAPSES`; "auto" is resolved per
             job, by its maxdim (`resolve_collapse`).
         n_threads: giotto-ph threads (they help dimensions >= 1 only).
         max_bytes: refuse a complex estimated to need more memory (None: half the RAM where

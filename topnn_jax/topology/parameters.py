@@ -1,12 +1,15 @@
 """The measurement's parameters and their limits, in one place: configs, data-set presets, the
-topology functions and the command line all check k, scale, stride and maxdim here, and every
+topology functions and the command line all check k, scale, stride, maxdim and the collapse
+(`COLLAPSES`, the one registry of exact reductions before giotto-ph) here, and every
 request that would allocate a lot (a data set, a network, a sweep, a kNN graph, a complex) is
 held against one memory limit here before it is allocated."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Mapping
+from typing import Literal
 
 from topnn_jax.errors import InputError, check_int
 
@@ -73,3 +76,44 @@ def check_memory(what: str, need: float, advice: str, max_bytes: int | None = No
         raise InputError(
             f"{what} needs about {gib(need)}, over the limit of {gib(limit)}{source}; {advice}"
         )
+
+
+Collapse = Literal["auto", "vertex", "edge", "none"]
+COLLAPSES: dict[str, str] = {
+    "auto": "edge for beta_2 and up where gudhi is installed, else vertex (the default)",
+    "vertex": "exact strong collapse, then giotto-ph",
+    "edge": "strong collapse, then GUDHI's edge collapse (needs gudhi), then giotto-ph",
+    "none": "giotto-ph straight on the hop-count filtration (the reference computation)",
+}
+"""The exact reductions before giotto-ph, name -> what it does; every one gives the same Betti
+numbers."""
+
+
+def collapse_help() -> str:
+    """The `COLLAPSES` registry as one line of command-line help."""
+    return "; ".join(f"{name}: {what}" for name, what in COLLAPSES.items())
+
+
+EDGE_COLLAPSE_MIN_DIM = 2
+""""auto" uses GUDHI's edge collapse only from this maxdim on: for beta_1 alone the vertex
+collapse leaves giotto-ph little to do and the edge collapse costs more than it saves
+(benchmarks/bench_collapse.py, on every layer cloud of the quick store and of D-II networks)."""
+
+
+def check_collapse(collapse: str) -> Collapse:
+    """`collapse` if it is a name in `COLLAPSES`, else `InputError` listing them."""
+    if collapse not in COLLAPSES:
+        raise InputError(f"collapse must be one of {', '.join(COLLAPSES)}, got {collapse!r}")
+    return collapse  # type: ignore[return-value]
+
+
+def resolve_collapse(collapse: str, maxdim: int) -> Collapse:
+    """The reduction to run for Betti numbers up to `maxdim`: "auto" becomes "edge" where gudhi
+    is installed and maxdim >= `EDGE_COLLAPSE_MIN_DIM`, else "vertex"; others stay.
+
+    Every choice gives the same Betti numbers.
+    """
+    if check_collapse(collapse) != "auto":
+        return collapse
+    edge = maxdim >= EDGE_COLLAPSE_MIN_DIM and importlib.util.find_spec("gudhi") is not None
+    return "edge" if edge else "vertex"

@@ -37,7 +37,6 @@ import numpy as np
 
 from topnn_jax.errors import InputError, WorkLostError, check_int
 from topnn_jax.topology.cloud import prepare_job
-from topnn_jax.topology.homology import Collapse
 from topnn_jax.topology.job import (
     BettiJob,
     BettiResult,
@@ -46,6 +45,7 @@ from topnn_jax.topology.job import (
     run_job,
     start_worker,
 )
+from topnn_jax.topology.parameters import Collapse
 
 Outcome = BettiResult | InputError
 """A job's result, or the `InputError` that refused it (a complex too large for memory)."""

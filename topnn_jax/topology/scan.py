@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 from topnn_jax.datasets import Dataset
 from topnn_jax.errors import InputError
-from topnn_jax.topology.homology import Collapse
 from topnn_jax.topology.job import BettiResult
-from topnn_jax.topology.parameters import check_parameter, check_stride
+from topnn_jax.topology.parameters import Collapse, check_parameter, check_stride
 from topnn_jax.topology.pool import AutoExecutor, BettiExecutor, given_or
 
 
