@@ -1,7 +1,8 @@
 """The command's start-up (`topnn_jax.cli`): every help text and the commands that neither train,
 draw nor compute Betti numbers (listing and describing data sets, a store's summary) import none
 of JAX, Flax, optax, Ray, matplotlib, giotto-ph or scikit-learn, each of which takes a large part
-of a second; `betti` imports giotto-ph but no JAX. Each case runs `main` in a fresh interpreter
+of a second; `betti` imports giotto-ph's engine but no JAX, and not giotto-ph's interface
+(scikit-learn with it). Each case runs `main` in a fresh interpreter
 and reads its `sys.modules`; `train` still asks for its CPU devices before JAX starts."""
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ def test_betti_of_a_small_cloud_imports_no_jax(tmp_path):
     np.save(tmp_path / "circle.npy", np.stack([np.cos(angles), np.sin(angles)], axis=1))
     loaded = imported(["betti", str(tmp_path / "circle.npy"), "--k", "4"])
     assert "gph" in loaded and loaded & TRAINING_AND_FIGURES == set()
+    assert loaded & {"sklearn", "pandas"} == set()  # giotto-ph's engine, not its interface
 
 
 def test_train_asks_for_one_cpu_device_per_core_before_jax_starts(tmp_path):

@@ -197,6 +197,25 @@ def test_fast_path_equals_straight_giotto_ph_on_larger_clouds(seed, k, maxdim):
 # --- persistence over the hop filtration -----------------------------------------------------
 
 
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 60), density=st.floats(0.05, 0.6))
+def test_giotto_engine_called_directly_gives_ripser_parallel_diagrams(seed, n, density):
+    from gph import ripser_parallel
+
+    from topnn_jax.topology.homology import _giotto_diagrams
+
+    rng = np.random.default_rng(seed)
+    upper = sp.triu(sp.random_array((n, n), density=density, rng=rng), k=1, format="coo")
+    upper = sp.coo_array((rng.integers(1, 4, upper.nnz).astype(float), (upper.row, upper.col)),
+                         shape=(n, n))  # fmt: skip
+    for maxdim, thresh in ((1, 2.0), (2, 3.0)):
+        expected = ripser_parallel(upper, metric="precomputed", maxdim=maxdim, thresh=thresh)
+        found = _giotto_diagrams(upper, maxdim, thresh, 1)
+        assert len(found) == maxdim + 1
+        for ours, theirs in zip(found, expected["dgms"], strict=True):
+            assert np.array_equal(ours, theirs)
+
+
 def test_persistence_gives_betti_at_every_scale():
     points, k, _, _ = SHAPES["torus"]
     result = persistence(points, k, max_scale=3, maxdim=2)

@@ -1,7 +1,7 @@
 """The persistent-homology engine: Betti numbers and diagrams of a kNN table's hop-scale
 Vietoris-Rips complex (no JAX).
 
-This is the one module that calls a PH engine (giotto-ph's `ripser_parallel`); another engine
+This is the one module that calls a PH engine (giotto-ph's, `giotto_ripser`); another engine
 would plug in here, behind `betti_from_neighbours` and `hop_persistence`. `COLLAPSES` is the one
 registry of the exact reductions tried before giotto-ph runs (in `parameters`, which the
 command line reads without importing giotto-ph).
@@ -18,12 +18,16 @@ because a collapse at one scale says nothing about the other scales.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import scipy.sparse as sp
-from gph import ripser_parallel
 from scipy.sparse.csgraph import connected_components
 
 from topnn_jax.topology.collapse import edge_collapse, strong_collapse
@@ -56,12 +60,47 @@ def _upper_coo(matrix: sp.csr_array, flat: bool) -> sp.coo_array:
     return sp.coo_array((values, (upper.row, upper.col)), shape=matrix.shape)
 
 
+@functools.cache
+def giotto_ripser() -> ModuleType:
+    """giotto-ph's compiled engine (`gph.modules.gph_ripser`), loaded without the package's
+    Python interface, which imports scikit-learn (a second of start-up for every command and
+    worker process that computes Betti numbers). Where the package is laid out otherwise, the
+    module that its interface imports. Tests check that `_giotto_diagrams` gives what
+    `gph.ripser_parallel` gives."""
+    name = "gph.modules.gph_ripser"
+    if name in sys.modules:
+        return sys.modules[name]
+    package = importlib.util.find_spec("gph")  # finds the package without running it
+    found = sorted(Path(package.submodule_search_locations[0], "modules").glob("gph_ripser.*"))
+    spec = importlib.util.spec_from_file_location(name, found[0]) if found else None
+    if spec is None or spec.loader is None:
+        from gph.modules import gph_ripser
+
+        return gph_ripser
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules[name] = module  # the package's own import finds it there
+    return module
+
+
 def _giotto_diagrams(upper: sp.coo_array, maxdim: int, thresh: float, n_threads: int) -> list:
-    """giotto-ph's persistence diagrams (float arrays [bars, 2]) of a sparse filtration."""
-    result = ripser_parallel(
-        upper, metric="precomputed", maxdim=maxdim, thresh=thresh, n_threads=n_threads
+    """giotto-ph's persistence diagrams (float arrays [bars, 2] per dimension 0..maxdim) of a
+    sparse filtration: what `gph.ripser_parallel(upper, metric="precomputed", maxdim=maxdim,
+    thresh=thresh, n_threads=n_threads)["dgms"]` gives for an upper-triangular matrix, by the
+    same call of its engine (coefficients in F_2)."""
+    result = giotto_ripser().rips_dm_sparse(
+        np.ascontiguousarray(upper.row, dtype=np.int64),
+        np.ascontiguousarray(upper.col, dtype=np.int64),
+        np.ascontiguousarray(upper.data, dtype=np.float32),
+        upper.nnz,
+        max(upper.shape),
+        2,  # coefficients
+        maxdim,
+        thresh,
+        n_threads,
+        False,  # no generators
     )
-    return result["dgms"]
+    return [np.reshape(np.array(bars), (-1, 2)) for bars in result.births_and_deaths_by_dim()]
 
 
 def betti_at(diagrams: list, scale: float) -> tuple[int, ...]:
