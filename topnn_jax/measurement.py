@@ -184,7 +184,7 @@ def measure(
         workers: processes of the shared pool when `executor` is None (default: one per CPU).
         executor: what runs the jobs (e.g. an experiment's pool; the caller closes it). By
             default an `AutoExecutor`: the jobs run in this process until they have taken
-            about 1.5 s, the rest on the process's shared pool of `workers` processes, which
+            about half a second, the rest on the process's shared pool of `workers` processes, which
             stays warm for the next call (`topnn_jax.topology.pool.close_shared_pool` stops
             it; so does the interpreter's exit). Small work, such as a measurement per epoch,
             never waits for processes to start.

@@ -338,9 +338,9 @@ class SerialExecutor(_LocalExecutor):
 
 
 # Serial work (seconds) after which `AutoExecutor` hands the remaining jobs to a worker pool:
-# about what starting one costs (1.7 s for two spawned workers on a 2-core CPU), or, once a
-# pool is warm, what handing it jobs costs.
-POOL_AFTER_SECONDS = 1.5
+# about what starting one costs (0.5 s for two spawned workers and their first jobs on a 2-core
+# CPU), or, once a pool is warm, what handing it jobs costs.
+POOL_AFTER_SECONDS = 0.5
 WARM_POOL_AFTER_SECONDS = 0.05
 _shared: BettiPool | None = None
 
