@@ -2,9 +2,10 @@
 
 Runs, side by side and interleaved (one of each per round, so that a busy moment of the machine
 touches every command alike), `python -c "import numpy"` (the floor: an interpreter and numpy),
-`python -c "import gph"` (giotto-ph's import, which imports scikit-learn: what `betti` cannot
-avoid) and the `topnn-jax` console script for `--version`, `--help`, `datasets` (the listing),
-`summary` of a small store (one measured network) and `betti` of 300 points on a noisy circle.
+`python -c "import gph"` (giotto-ph's package with its Python interface, which imports
+scikit-learn; `betti` loads only its compiled engine) and the `topnn-jax` console script for
+`--version`, `--help`, `datasets` (the listing), `summary` of a small store (one measured
+network) and `betti` of 300 points on a noisy circle.
 Prints a markdown table of each command's min and median wall time and its ratio to the floor's
 (min / min, median / median), and writes JSON atomically.
 
