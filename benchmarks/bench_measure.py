@@ -11,7 +11,8 @@ Side by side in one run, each asserted to give the same Betti numbers:
             Gaussian clouds (truly d-dimensional: the kd-tree's worst case);
 * acceptance  the same at the sizes of issue 26's criteria, best of `--repeats` each;
 * knn       the exact kNN table alone (`knn_host.host_knn_indices`, what `betti_numbers` runs)
-            against `NearestNeighbors(n_neighbors=k + 1)`, float32 and float64 input;
+            against `NearestNeighbors(n_neighbors=k + 1)`, float32 and float64 input, up to
+            20,000 x 2,048;
 * measure   `measure()` with its default executor against the naive script in a loop: 12
             clouds of ~600 points (3 classes x 4 layers) called twice, as a notebook does once
             per epoch, and 8 clouds of 4,000 x 64; and the per-call overhead of `measure()` on
@@ -249,6 +250,7 @@ def write(result: dict) -> None:
 
 
 SECTIONS = ("acceptance", "measure", "betti", "knn", "memory")
+KNN_MAX_ENTRIES = 20_000 * 2_048  # the kNN section's largest cloud (50,000 x 2,048: minutes)
 # The issue's acceptance sizes: wide layers where topnn-jax was 2.6-57x slower than the script.
 ACCEPTANCE = [
     ("relu circle", 10_000, 512),
@@ -346,7 +348,7 @@ def main() -> None:
         "acceptance": lambda: bench_betti(ACCEPTANCE, args.naive_limit, repeats),
         "measure": lambda: bench_measure(repeats),
         "betti": lambda: bench_betti(sizes, args.naive_limit, 1),
-        "knn": lambda: bench_knn(sizes, 1),
+        "knn": lambda: bench_knn([s for s in sizes if s[1] * s[2] <= KNN_MAX_ENTRIES], 1),
         "memory": lambda: peak_memory(50_000, 1_024),
     }
     for section in SECTIONS:

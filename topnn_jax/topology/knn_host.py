@@ -9,8 +9,9 @@ certification.
   Gaussian points in 16 coordinates: 0.6 s against 4.2 s with the tree).
 
 "auto" (`choose_method`) takes the tree for up to `TREE_ONLY_DIM` coordinates and otherwise times
-both searches on a sample of the cloud's points and takes the faster per query (small clouds:
-the tree up to `TREE_MAX_DIM` coordinates). The choice never changes the answer.
+both searches on a sample of the cloud's points, taking the tree where it promises at most
+`TREE_MARGIN` of brute force's time (small clouds: the tree up to `TREE_MAX_DIM` coordinates).
+The choice never changes the answer.
 
 Either search returns `k + EXTRA_CANDIDATES` candidates per point with approximate distances
 and a rigorous bound on their rounding error (relative for the tree, `relative_error`; absolute
@@ -45,6 +46,9 @@ SMALL_CLOUD = 2048
 SAMPLE_QUERIES = 256
 TREE_PROBE_QUERIES = 64  # of those, the tree's (it can be far slower), best of 2 rounds
 TREE_PROBE_ROUNDS = 2
+# The tree must promise this share of brute force's time: a wrong tree can be 10x slower (a
+# cloud that truly fills its coordinates), a wrong brute force at most about 2x.
+TREE_MARGIN = 0.7
 # Unit roundoff of float64.
 F64_ROUNDOFF = 2.0**-53
 # Float64 bytes of one block of candidate coordinates in `exact_candidates`.
@@ -179,7 +183,7 @@ def choose_method(search: Search, count: int) -> str:
         start = time.perf_counter()
         search.tree(sample[:TREE_PROBE_QUERIES], count)
         tree = min(tree, (time.perf_counter() - start) / TREE_PROBE_QUERIES)
-    return "tree" if tree <= brute else "brute"
+    return "tree" if tree <= TREE_MARGIN * brute else "brute"
 
 
 def relative_error(d: int) -> float:
