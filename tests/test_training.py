@@ -36,6 +36,7 @@ from topnn_jax.training import (
     init_state,
     plan_buckets,
     point_tiles,
+    rebatch_layout,
     train,
 )
 
@@ -56,12 +57,47 @@ def eight(d1):
     return members, train(d1, members, CONFIG, progress=reports.append), reports
 
 
+STAGGERED = TrainingConfig(max_steps=800, eval_every=100, stop_when_stalled=True)
+SNAPSHOTS = (300, 600)
+
+
+@pytest.fixture(scope="module")
+def staggered(d1):
+    """4_by_8 with relu and tanh, seeds 0-3, trained in one batch with the stalled stopped, so
+    that members end at different checks (parameters kept at `SNAPSHOTS`); and the progress."""
+    specs = [ArchitectureSpec.parse("4_by_8", 2, a) for a in ("relu", "tanh")]
+    members = make_members(d1.name, specs, range(4))
+    reports = []
+    networks = train(d1, members, STAGGERED, reports.append, SNAPSHOTS)
+    return members, networks, reports
+
+
 def _assert_same(networks, others) -> None:
-    """Same members, results and bitwise parameters."""
+    """Same members, results and bitwise parameters (and snapshots)."""
     for a, b in zip(networks, others, strict=True):
         assert a.member == b.member and a.result == b.result
-        for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params), strict=True):
+        assert sorted(a.snapshots) == sorted(b.snapshots)
+        for x, y in zip(
+            jax.tree.leaves((a.params, a.snapshots)),
+            jax.tree.leaves((b.params, b.snapshots)),
+            strict=True,
+        ):
             np.testing.assert_array_equal(x, y)
+
+
+def computed_member_steps(steps: list[int], config: TrainingConfig, n_devices: int) -> int:
+    """Member-steps computed by a group whose members take `steps` on `n_devices` devices, when
+    after every check the members still training go on in the fewest rows per device that hold
+    them (a power of two, at least 2, never more than before), on the fewest devices."""
+    rows, devices = max(-(-len(steps) // n_devices), 2), n_devices
+    step = total = 0
+    while any(s > step for s in steps):
+        total += devices * rows * config.eval_every
+        step += config.eval_every
+        live = sum(s > step for s in steps)
+        rows = min(rows, 1 << (max(-(-live // n_devices), 2) - 1).bit_length())
+        devices = -(-live // rows)
+    return total
 
 
 def test_batch_trains_with_early_stop_and_step_limit(eight, d1):
@@ -93,6 +129,32 @@ def test_seed_trained_alone_matches_seed_in_a_batch(eight, d1, activation):
     batch = init_state(members, bucket, CONFIG)
     for a, b in zip(jax.tree.leaves(first.params), jax.tree.leaves(batch.params), strict=True):
         np.testing.assert_array_equal(a[0], b[index])
+
+
+def test_finished_members_leave_the_batch_and_nothing_changes(staggered, d1):
+    members, networks, reports = staggered
+    steps = [network.result.steps for network in networks]
+    assert len(set(steps)) >= 3, f"members should end at different checks: {steps}"
+    assert reports[-1].useful == sum(steps)
+    assert reports[-1].computed == computed_member_steps(steps, STAGGERED, n_devices=1)
+    assert reports[-1].computed < len(members) * max(steps)  # the batch shrank
+    assert [r.computed for r in reports] == sorted({r.computed for r in reports})
+    assert all(r.useful <= r.computed for r in reports)
+    # each member as trained in other batches (groups of 3, shrinking otherwise) and alone
+    other = train(d1, members, dataclasses.replace(STAGGERED, member_chunk=3), at_steps=SNAPSHOTS)
+    _assert_same(other, networks)
+    for i in {steps.index(min(steps)), steps.index(max(steps))}:
+        _assert_same(train(d1, [members[i]], STAGGERED, at_steps=SNAPSHOTS), [networks[i]])
+
+
+def test_rebatch_layout_shrinks_to_powers_of_two_on_the_fewest_devices():
+    assert rebatch_layout(4, n_devices=2, rows=3) == (2, 2)
+    assert rebatch_layout(2, n_devices=2, rows=3) == (1, 2)  # one device frees the other
+    assert rebatch_layout(5, n_devices=2, rows=3) == (2, 3)  # never a larger batch
+    assert rebatch_layout(1, n_devices=4, rows=8) == (1, 2)  # at least 2 rows
+    assert rebatch_layout(9, n_devices=1, rows=32) == (1, 16)
+    assert rebatch_layout(17, n_devices=1, rows=32) == (1, 32)
+    assert rebatch_layout(6, n_devices=4, rows=8) == (3, 2)
 
 
 def test_reference_step_is_independent_of_batch_mates(d1):
@@ -169,8 +231,8 @@ def test_early_stopped_member_is_frozen(eight, d1):
     _assert_same([longer[i] for i in stopped], [networks[i] for i in stopped])
 
 
-def test_four_host_devices_give_the_same_results_as_one(eight, tmp_path):
-    members, networks, _ = eight
+def test_four_host_devices_give_the_same_results_as_one(staggered, tmp_path):
+    members, networks, _ = staggered
     script = textwrap.dedent(
         f"""
         import jax
@@ -182,8 +244,11 @@ def test_four_host_devices_give_the_same_results_as_one(eight, tmp_path):
         d1 = load("D-I", seed=0, size=1500)
         specs = [ArchitectureSpec.parse("4_by_8", 2, a) for a in ("relu", "tanh")]
         members = make_members(d1.name, specs, range(4))
-        for network in train(d1, members, TrainingConfig(max_steps=600, eval_every=100)):
+        config = TrainingConfig(max_steps=800, eval_every=100, stop_when_stalled=True)
+        reports = []
+        for network in train(d1, members, config, reports.append):
             save_network(network, {str(tmp_path)!r})
+        print(reports[-1].computed)
         """
     )
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
@@ -192,7 +257,10 @@ def test_four_host_devices_give_the_same_results_as_one(eight, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     loaded = [load_network(params_path(tmp_path, m.network_id)) for m in members]
-    _assert_same(loaded, networks)
+    _assert_same(loaded, [dataclasses.replace(n, snapshots={}) for n in networks])
+    # 2 rows on each device, then on fewer devices as members end
+    steps = [network.result.steps for network in networks]
+    assert int(done.stdout.split()[-1]) == computed_member_steps(steps, STAGGERED, n_devices=4)
 
 
 def test_padded_member_matches_unpadded(d1):

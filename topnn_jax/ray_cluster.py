@@ -254,8 +254,8 @@ class RayDevices:
         progress: Callable[[Progress], None] | None = None,
         at_steps: Sequence[int] = (),
     ) -> Iterator[list[tuple[int, TrainedNetwork]]]:
-        """As `TrainingExecutor.train_groups`; `progress` counts finished groups' steps, and is
-        also called every `PROGRESS_SECONDS` while the groups train."""
+        """As `TrainingExecutor.train_groups`; `progress` counts finished groups' steps and
+        member-steps, and is also called every `PROGRESS_SECONDS` while the groups train."""
         check_members(dataset, members)
         at_steps = tuple(config.check_at_steps(at_steps))
         cluster = self._cluster
@@ -270,36 +270,48 @@ class RayDevices:
             task.remote(data, [members[i] for i in indices], config, at_steps): indices
             for indices in groups
         }
-        finished_groups = finished = 0
+        done = Progress(0, len(groups) * config.max_steps, 0, len(members))  # finished groups'
         try:
             while running:
                 for ref in cluster.ready(list(running), PROGRESS_SECONDS):
                     indices = running.pop(ref)
                     first = members[indices[0]].network_id
-                    networks = cluster.get(ref, f"the training group of {first} and others")
-                    finished_groups += 1
-                    finished += len(indices)
+                    networks, computed = cluster.get(
+                        ref, f"the training group of {first} and others"
+                    )
+                    done = dataclasses.replace(
+                        done,
+                        steps_done=done.steps_done + config.max_steps,
+                        finished=done.finished + len(indices),
+                        computed=done.computed + computed,
+                        useful=done.useful + sum(network.result.steps for network in networks),
+                    )
+                    if progress is not None:  # a group is reported before it is handed on
+                        progress(done)
                     yield list(zip(indices, networks, strict=True))
                 if progress is not None:
-                    steps = config.max_steps
-                    total = len(groups) * steps
-                    progress(Progress(finished_groups * steps, total, finished, len(members)))
+                    progress(done)
         finally:
             cluster.cancel(list(running))
 
 
 def train_group_task(
     dataset: Dataset, members: list[Member], config: TrainingConfig, at_steps: tuple[int, ...]
-) -> list[TrainedNetwork]:
-    """A Ray task: train `members` as one group on this worker's JAX devices; their networks,
-    in the order given (parameters as numpy arrays). A float64 config turns on JAX's 64-bit mode
-    in the worker (the driver checked that it has it on, `check_precision`)."""
+) -> tuple[list[TrainedNetwork], int]:
+    """A Ray task: train `members` as one group on this worker's JAX devices (`train_groups`,
+    so finished members leave the batch as they do locally); their networks, in the order given
+    (parameters as numpy arrays), and the member-steps computed (`Progress.computed`). A float64
+    config turns on JAX's 64-bit mode in the worker (the driver checked that it has it on,
+    `check_precision`)."""
     if config.precision == "float64":
         import jax
 
         jax.config.update("jax_enable_x64", True)
     whole = dataclasses.replace(config, member_chunk=len(members))
+    last: list[Progress] = []
     trained = dict(
-        item for group in train_groups(dataset, members, whole, None, at_steps) for item in group
+        item
+        for group in train_groups(dataset, members, whole, last.append, at_steps)
+        for item in group
     )
-    return [trained[i] for i in range(len(members))]
+    return [trained[i] for i in range(len(members))], last[-1].computed

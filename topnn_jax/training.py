@@ -15,8 +15,14 @@ Layout of a run (`train`):
   stacked pytree whose member axis is sharded over all local devices (`NamedSharding`).
 * A group is a Python loop over chunks of `eval_every` steps: `sharded_chunk` runs the jitted
   `batched_chunk` (`train_chunk` under `vmap`, steps in `lax.scan`) on every device's members.
-  After each chunk the loop stops once every member is done, failed or at the step limit; when at
-  most half of the batch is still training, the rest move to a smaller batch.
+  After each chunk the loop stops once every member is done, failed or at the step limit, and a
+  finished member never costs another chunk where the live ones fit a smaller batch
+  (`rebatch_layout`): they go on at once in the fewest rows per device that hold them, a power
+  of two and at least `MIN_ROWS_PER_DEVICE` (so a group compiles a few batch sizes, each once),
+  on as few devices as those rows allow; filler rows make up the rest. A device with fewer rows
+  is faster, one left out is free for other work (the PH workers of a run). Every check reports
+  the member-steps computed (batch rows x steps run) and useful (steps the members took) in
+  `Progress`.
 
 Two training steps compute the same full-batch gradient (`TrainingConfig.step`): "reference", one
 row-major pass over all points (the first version), and "tiled" (the default), every layer's
@@ -31,8 +37,8 @@ rule: the best training accuracy did not rise since the previous check) and `sto
 class predicted for every training point).
 
 A member's key comes from its identity (`Member.key`), and on one backend and step its whole
-training is bitwise the same whatever its batch mates, the batch size or the number of devices
-(tests check this).
+training is bitwise the same whatever its batch mates, the batch size (from 2 rows per device up),
+the batches it moves through or the number of devices (tests check this).
 """
 
 from __future__ import annotations
@@ -479,21 +485,34 @@ def init_state(members: Sequence[Member], bucket: Bucket, config: TrainingConfig
 
 @dataclass(frozen=True)
 class Progress:
-    """Reported after every accuracy check: step budget spent and members finished, in all."""
+    """Reported after every accuracy check: step budget spent, members finished and member-steps,
+    all so far.
+
+    Attributes:
+        computed: member-steps computed: every row of every batch (filler rows and finished
+            members included) x the steps of each chunk it ran.
+        useful: member-steps the members took (`TrainingResult.steps`, summed).
+    """
 
     steps_done: int
     steps_total: int
     finished: int
     members: int
+    computed: int = 0
+    useful: int = 0
 
 
 def member_mesh(members: int | None = None, max_devices: int | None = None) -> jax.sharding.Mesh:
     """A 1-D mesh ("members") over the local devices, sharding chosen by the compiler: all of
-    them, at most `max_devices`, and no more than give groups of `members` two members per
-    device (a batch of one compiles differently, see `batch_size`)."""
+    them, at most `max_devices`, and no more than give groups of `members`
+    `MIN_ROWS_PER_DEVICE` members per device."""
     devices = jax.local_devices()[:max_devices]
     if members is not None:
-        devices = devices[: max(1, min(len(devices), members // 2))]
+        devices = devices[: max(1, min(len(devices), members // MIN_ROWS_PER_DEVICE))]
+    return _mesh(devices)
+
+
+def _mesh(devices: Sequence[jax.Device]) -> jax.sharding.Mesh:
     return jax.make_mesh(
         (len(devices),), ("members",), (jax.sharding.AxisType.Auto,), devices=devices
     )
@@ -568,19 +587,31 @@ def train_groups(
     mesh = member_mesh(min(chunk, len(members)))
     data = device_data(dataset, mesh, config.precision)
     groups = plan_groups(members, chunk, config.max_padding_waste)
-    finished_before = 0
-    for g, (bucket, indices) in enumerate(groups):
+    before = Progress(0, len(groups) * config.max_steps, 0, len(members))  # earlier groups'
+    for bucket, indices in groups:
 
-        def report(step: int, finished: int, g: int = g, before: int = finished_before) -> None:
+        def report(check: GroupCheck, before: Progress = before) -> None:
             if progress is not None:
-                steps_total = len(groups) * config.max_steps
-                done = g * config.max_steps + step
-                progress(Progress(done, steps_total, before + finished, len(members)))
+                progress(
+                    dataclasses.replace(
+                        before,
+                        steps_done=before.steps_done + check.step,
+                        finished=before.finished + check.finished,
+                        computed=before.computed + check.computed,
+                        useful=before.useful + check.useful,
+                    )
+                )
 
         group = [members[i] for i in indices]
-        networks = _train_group(group, bucket, data, mesh, config, report, at_steps)
+        networks, computed = _train_group(group, bucket, data, mesh, config, report, at_steps)
         yield list(zip(indices, networks, strict=True))
-        finished_before += len(indices)
+        before = dataclasses.replace(
+            before,
+            steps_done=before.steps_done + config.max_steps,
+            finished=before.finished + len(indices),
+            computed=before.computed + computed,
+            useful=before.useful + sum(network.result.steps for network in networks),
+        )
 
 
 def check_precision(config: TrainingConfig) -> None:
@@ -636,19 +667,42 @@ def _split(indices: Sequence[int], size: int) -> list[tuple[int, ...]]:
     return [tuple(indices[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
-def batch_size(members: int, n_devices: int) -> int:
-    """Rows of a batch for `members`: a multiple of `n_devices` with at least two per device.
+MIN_ROWS_PER_DEVICE = 2
+"""A device's batch has at least two rows. XLA compiles a batch of one differently: it drops the
+member axis and may swap the operands of a matrix product, so that a member's results differ in
+the last bits from the same member's in a larger batch (measured on CPU, "tiled" step: D-I
+10_by_50 tanh, the first and last layers' gradients; 10_by_15 relu happened to agree; the
+"reference" step differs for 3_by_6 tanh). One row would also save little on a CPU: a D-I 10_by_15
+step takes 3.0 ms on one row, 3.4 ms on two, 5.0 ms on three (one core of the 2-core Xeon)."""
 
-    XLA compiles a batch of one differently, and the results would differ in the last bits from
-    the same member's in a larger batch.
+
+def batch_size(members: int, n_devices: int) -> int:
+    """Rows of a group's first batch for `members`: a multiple of `n_devices` with at least
+    `MIN_ROWS_PER_DEVICE` per device."""
+    return max(-(-members // n_devices), MIN_ROWS_PER_DEVICE) * n_devices
+
+
+def rebatch_layout(live: int, n_devices: int, rows: int) -> tuple[int, int]:
+    """(devices, rows per device) of the batch that trains `live` members on, from a batch of
+    `rows` per device, with up to `n_devices` devices.
+
+    The rows per device are the fewest that hold `live` on `n_devices`, rounded up to a power of
+    two and at least `MIN_ROWS_PER_DEVICE`, or `rows` where that is fewer (a batch never grows);
+    the devices are as few as hold `live` in those rows (the first of the group's devices, which
+    ran every larger batch, so a batch of `rows` on fewer devices compiles nothing new). Powers
+    of two bound the programs a group compiles to about log2 of its first batch's rows.
     """
-    return max(-(-members // n_devices), 2) * n_devices
+    needed = max(-(-live // n_devices), MIN_ROWS_PER_DEVICE)
+    rows = min(rows, 1 << (needed - 1).bit_length())
+    return -(-live // rows), rows
 
 
 def _place(state: MemberState, real: int, mesh: jax.sharding.Mesh) -> MemberState:
-    """Shard `state` over `mesh`; rows from `real` on are fillers and are marked done."""
-    state = state._replace(done=state.done.at[real:].set(True))
-    return jax.device_put(state, NamedSharding(mesh, P("members")))
+    """Shard `state` (on a device or the host) over `mesh`; rows from `real` on are fillers and
+    are marked done."""
+    done = np.array(state.done)
+    done[real:] = True
+    return jax.device_put(state._replace(done=done), NamedSharding(mesh, P("members")))
 
 
 def start_batch(
@@ -663,21 +717,32 @@ def start_batch(
     return _place(state, len(group), mesh)
 
 
+class GroupCheck(NamedTuple):
+    """A group's state at an accuracy check: its step (at most the step limit), members finished,
+    and member-steps computed and useful so far (see `Progress`)."""
+
+    step: int
+    finished: int
+    computed: int
+    useful: int
+
+
 def _train_group(
     group: Sequence[Member],
     bucket: Bucket,
     data: Sequence[TrainData],
     mesh: jax.sharding.Mesh,
     config: TrainingConfig,
-    report: Callable[[int, int], None],
+    report: Callable[[GroupCheck], None],
     at_steps: frozenset[int] = frozenset(),
-) -> list[TrainedNetwork]:
-    """Train one group of a bucket to completion on the mesh; `report(step, finished)` per check;
-    the parameters of the members still training at each of `at_steps` are kept.
+) -> tuple[list[TrainedNetwork], int]:
+    """Train one group of a bucket to completion on the mesh; `report` at every check; the
+    parameters of the members still training at each of `at_steps` are kept. Returns the
+    group's networks and the member-steps it computed.
 
-    Whenever at most half of the batch is still training, the unfinished members are moved to a
-    batch of half the size or less (finished members no longer cost work; each new batch size
-    compiles once).
+    After every check where the members still training fit a smaller batch
+    (`rebatch_layout`), the finished members leave and the others go on in that batch, on the
+    first devices of the mesh, filled up with filler rows.
     """
     n_devices = mesh.devices.size
     # only the group's own activations are computed (a mixed group evaluates every one of them)
@@ -686,18 +751,18 @@ def _train_group(
     state = start_batch(group, bucket, config, mesh)
     rows = np.full(state.steps.shape[0], -1)  # batch position -> index in group, -1 = filler
     rows[: len(group)] = np.arange(len(group))
+    devices, per_device, batch_mesh = n_devices, len(rows) // n_devices, mesh
     padded = any(member.spec.widths != bucket.widths for member in group)
-    run = partial(
-        sharded_chunk, mesh=mesh, activations=bucket.activations, config=config, padded=padded
-    )
+    run = partial(sharded_chunk, activations=bucket.activations, config=config, padded=padded)
     networks: dict[int, TrainedNetwork] = {}
     snapshots: dict[int, dict[int, Params]] = {i: {} for i in range(len(group))}
-    step = 0
+    step = computed = 0
     if 0 in at_steps:
         _keep_snapshots(snapshots, group, rows, state, 0)
     while len(networks) < len(group):
-        state = run(state, data)
+        state = run(state, data[:devices], batch_mesh)
         step += config.eval_every
+        computed += len(rows) * config.eval_every
         if step in at_steps and step < config.max_steps:
             _keep_snapshots(snapshots, group, rows, state, step)
         steps, done, stopped, fail_step = jax.device_get(
@@ -706,8 +771,10 @@ def _train_group(
         ended = done | stopped | (fail_step >= 0) | (steps >= config.max_steps)
         active = (rows >= 0) & ~ended
         n_active = int(active.sum())
-        report(min(step, config.max_steps), len(group) - n_active)
-        if n_active and batch_size(n_active, n_devices) > len(rows) // 2:
+        useful = sum(n.result.steps for n in networks.values()) + int(steps[rows >= 0].sum())
+        report(GroupCheck(min(step, config.max_steps), len(group) - n_active, computed, useful))
+        layout = rebatch_layout(n_active, n_devices, per_device) if n_active else None
+        if layout == (devices, per_device):
             continue
         final = jax.device_get(state)
         for position in np.flatnonzero((rows >= 0) & ~active):
@@ -715,13 +782,14 @@ def _train_group(
             network = _network(member, final, position, data[0], config)
             kept = {s: p for s, p in snapshots[rows[position]].items() if s < network.result.steps}
             networks[rows[position]] = dataclasses.replace(network, snapshots=kept)
-        if n_active:
+        if layout is not None:
+            devices, per_device = layout
             keep = np.flatnonzero(active)
-            fillers = np.full(batch_size(n_active, n_devices) - n_active, keep[0])
-            take = np.concatenate([keep, fillers])
-            state = _place(jax.tree.map(itemgetter(jnp.asarray(take)), state), n_active, mesh)
+            take = np.concatenate([keep, np.full(devices * per_device - n_active, keep[0])])
+            batch_mesh = _mesh(mesh.devices.flat[:devices])
+            state = _place(jax.tree.map(itemgetter(take), final), n_active, batch_mesh)
             rows = np.concatenate([rows[keep], np.full(len(take) - n_active, -1)])
-    return [networks[i] for i in range(len(group))]
+    return [networks[i] for i in range(len(group))], computed
 
 
 def _keep_snapshots(
