@@ -9,9 +9,9 @@
 Each setting runs as `topnn-jax run` would (resuming a store left by an interrupted run) into
 `--stores` (default `results/paper/`, with trained parameters), then its small tables
 (networks.csv, betti.csv, config.json, environment.json) and a compute record (timing.json: wall
-seconds and machine of every run that contributed) are copied to `--results` (default
-`experiments/results/<setting>/`). Reports are made from the collected tables with
-`topnn-jax report`.
+seconds, machine and training member-steps, computed and useful, of every run that contributed)
+are copied to `--results` (default `experiments/results/<setting>/`). Reports are made from the
+collected tables with `topnn-jax report`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from topnn_jax.cli import main as topnn_jax_main
-from topnn_jax.store import read_json, write_json
+from topnn_jax.store import TRAINING_FILE, read_json, write_json
 from topnn_jax.store.directory import processor
 
 HERE = Path(__file__).resolve().parent
@@ -46,9 +46,11 @@ def machine() -> str:
     return f"{platform.node()}: {cpu}, {os.cpu_count()} CPUs, {memory:.0f} GB"
 
 
-def collect(setting: str, store: Path, results: Path, seconds: float) -> None:
+def collect(setting: str, store: Path, results: Path, seconds: float, started: float) -> None:
     """Copy a store's tables to `results/<setting>/` and add this run to its timing.json (not
-    where the run never opened the store: it has no environment.json then)."""
+    where the run never opened the store: it has no environment.json then), with the
+    member-steps its training computed and used (the store's training.json, where this run,
+    begun at `started` (`time.time()`), wrote it)."""
     target = results / setting
     target.mkdir(parents=True, exist_ok=True)
     for name in TABLES:
@@ -60,16 +62,18 @@ def collect(setting: str, store: Path, results: Path, seconds: float) -> None:
     timing_path = target / "timing.json"
     runs = read_json(timing_path)["runs"] if timing_path.exists() else []
     environment = read_json(store / "environment.json")
-    runs.append(
-        {
-            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-            "seconds": round(seconds, 1),
-            "machine": machine(),
-            "jax_backend": environment["jax_backend"],
-            "jax_devices": environment["jax_devices"],
-            "cpus": environment["available_cpus"],
-        }
-    )
+    run = {
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seconds": round(seconds, 1),
+        "machine": machine(),
+        "jax_backend": environment["jax_backend"],
+        "jax_devices": environment["jax_devices"],
+        "cpus": environment["available_cpus"],
+    }
+    training = store / TRAINING_FILE
+    if training.exists() and training.stat().st_mtime >= started:
+        run |= read_json(training)  # member_steps_computed, member_steps_useful
+    runs.append(run)
     write_json(timing_path, {"setting": setting, "runs": runs})
 
 
@@ -94,11 +98,11 @@ def run_setting(
     if member_chunk is not None:
         arguments += ["--member-chunk", str(member_chunk)]
     print(f"== {setting}: {' '.join(arguments)}", flush=True)
-    start = time.perf_counter()
+    started, start = time.time(), time.perf_counter()
     status = topnn_jax_main(arguments)
     seconds = time.perf_counter() - start
     if (store / "networks.csv").exists():
-        collect(setting, store, results, seconds)
+        collect(setting, store, results, seconds, started)
     print(f"== {setting}: exit {status} after {seconds:.0f} s", flush=True)
     return status
 

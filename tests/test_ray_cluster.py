@@ -23,6 +23,7 @@ from topnn_jax.config import ExperimentConfig  # noqa: E402
 from topnn_jax.errors import InputError  # noqa: E402
 from topnn_jax.pipeline import RunEvents, run_experiment  # noqa: E402
 from topnn_jax.ray_cluster import RayCluster  # noqa: E402
+from topnn_jax.store import TRAINING_FILE, read_json  # noqa: E402
 from topnn_jax.topology import SerialExecutor  # noqa: E402
 
 
@@ -51,6 +52,10 @@ def one_node():
 def test_one_node_gives_the_local_tables(one_node, tiny_store, tmp_path, tiny_config):
     store = run_experiment(on_ray(tiny_config), out=tmp_path / "store")
     assert same_tables(store, tiny_store)
+    # the same group, shrinking alike: the same member-steps computed and useful
+    member_steps = read_json(store / TRAINING_FILE)
+    assert member_steps == read_json(tiny_store / TRAINING_FILE)
+    assert 0 < member_steps["member_steps_useful"] <= member_steps["member_steps_computed"]
     assert ray.is_initialized()  # a connection made by the caller is left open
 
 

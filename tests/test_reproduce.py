@@ -64,6 +64,13 @@ def test_a_setting_runs_and_its_tables_are_collected(tmp_path, capsys, tiny):
     assert len((collected / "betti.csv").read_text().splitlines()) == 1 + 4 * 2
     runs = json.loads((collected / "timing.json").read_text())["runs"]
     assert len(runs) == 2 and all(run["jax_backend"] == "cpu" for run in runs)
+    # one network, in a batch of 2 rows (1 filler); the resumed run trained nothing
+    (row,) = (store / "networks.csv").read_text().split()[1:]
+    steps = int(row.split(",")[5])
+    assert [(r["member_steps_computed"], r["member_steps_useful"]) for r in runs] == [
+        (2 * steps, steps),
+        (0, 0),
+    ]
 
 
 @pytest.mark.parametrize("arguments", [["nonsense"], []])

@@ -26,6 +26,7 @@ from topnn_jax.store import (
     NETWORK_COLUMNS,
     NETWORK_KEY,
     NETWORKS_FILE,
+    TRAINING_FILE,
     CsvTable,
     betti_row,
     betti_table,
@@ -35,6 +36,7 @@ from topnn_jax.store import (
     open_store,
     params_path,
     save_network,
+    write_json,
 )
 from topnn_jax.topology import BettiResult
 from topnn_jax.training import Progress, check_members, check_precision
@@ -202,6 +204,8 @@ class _ExperimentRun:
             out / NETWORKS_FILE, NETWORK_COLUMNS, NETWORK_KEY, check=network_problem
         )
         self.betti = betti_table(out, self.maxdim, steps)
+        self.member_steps = (0, 0)  # computed, useful: this run's training so far
+        self.record_member_steps()
 
     def drain(self, block: bool) -> None:
         """Append finished PH results to betti.csv (waiting for all with `block`)."""
@@ -212,6 +216,12 @@ class _ExperimentRun:
                 self.betti.append(row)
             if self.events.job_done:
                 self.events.job_done(job, result)
+
+    def record_member_steps(self) -> None:
+        """Write this run's member-steps so far to training.json (`TRAINING_FILE`)."""
+        computed, useful = self.member_steps
+        record = {"member_steps_computed": computed, "member_steps_useful": useful}
+        write_json(self.out / TRAINING_FILE, record)
 
     def keep_finished(self) -> None:
         """Record results that finished before an interruption."""
@@ -344,8 +354,10 @@ class _ExperimentRun:
         each group as it finishes. Returns the newly trained networks (for the caller to
         measure when not streaming)."""
         todo = [m for m in members if (m.network_id,) not in self.networks]
+        before = self.member_steps
 
         def report(progress: Progress) -> None:
+            self.member_steps = (before[0] + progress.computed, before[1] + progress.useful)
             self.drain(block=False)
             if self.events.training:
                 self.events.training(dataset.name, progress)
@@ -361,6 +373,7 @@ class _ExperimentRun:
             for network in networks:
                 save_network(network, self.out)
                 self.networks.append(network_row(network))
+            self.record_member_steps()
             if self.events.group_done:
                 self.events.group_done(networks)
             if self.stream:

@@ -5,6 +5,7 @@ Layout::
 
     DIR/config.json        the resolved experiment config
     DIR/environment.json   package versions, JAX backend and devices, CPU count
+    DIR/training.json      member-steps the latest run trained: computed and useful
     DIR/networks.csv       one row per trained network (`records.NETWORK_COLUMNS`)
     DIR/betti.csv          one row per network x layer x class (`records.betti_columns`), and
                            per training step where measured during training
@@ -42,6 +43,7 @@ __getattr__, __dir__, __all__ = _attach(
             "NETWORK_COLUMNS",
             "NETWORK_KEY",
             "STEP_COLUMN",
+            "TRAINING_FILE",
             "betti_columns",
             "betti_key",
             "betti_problem",

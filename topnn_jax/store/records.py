@@ -23,6 +23,9 @@ NETWORKS_FILE = "networks.csv"
 BETTI_FILE = "betti.csv"
 CONFIG_FILE = "config.json"
 ENVIRONMENT_FILE = "environment.json"
+TRAINING_FILE = "training.json"
+"""The member-steps the latest run trained (`topnn_jax.training.Progress`): computed (batch rows,
+fillers included, x steps) and useful (steps the networks took); zeros where it trained none."""
 
 NETWORK_COLUMNS = (
     "network_id",
