@@ -1,6 +1,10 @@
 """Member-steps per second of the training steps, side by side: the first ("reference") step as it
 ran before (one device), the "tiled" step on every local device, and a loop of single-member
 programs; with the matrix-product GFLOP/s each reaches and its share of the machine's peak.
+`--groups` instead trains one group whose members end at different checks two ways, side by
+side: in one batch to the end (every member computed until the last ends) and as `train_groups`
+does, finished members leaving the batch; it reports wall seconds (compilation included), the
+member-steps computed and useful, and checks that both give bitwise the same networks.
 
 All paths run the same members for the same steps (`topnn_jax.training.train_chunk`); the batched
 paths as `sharded_chunk` over groups of `chunk` members, the loop as one jitted single-member
@@ -12,6 +16,8 @@ a markdown table and writes JSON (atomically).
 
     python benchmarks/bench_training.py                 # paper-size data
     python benchmarks/bench_training.py --quick         # small data, few steps, a smoke run
+    python benchmarks/bench_training.py --groups        # D-I 10_by_15 relu, seeds 0-5, 12,000 steps
+    python benchmarks/bench_training.py --groups --quick
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from topnn_jax.models import ArchitectureSpec, dense_cost  # noqa: E402
 from topnn_jax.networks import make_members  # noqa: E402
 from topnn_jax.tables import markdown_row, markdown_table  # noqa: E402
 from topnn_jax.training import (  # noqa: E402
+    Progress,
     default_member_chunk,
     device_data,
     init_state,
@@ -50,6 +57,7 @@ from topnn_jax.training import (  # noqa: E402
     sharded_chunk,
     start_batch,
     train_chunk,
+    train_groups,
 )
 
 CASES = {"D-I": "10_by_15", "D-II": "10_by_15"}
@@ -57,6 +65,19 @@ STEPS = {"D-I": 50, "D-II": 20}
 QUICK_SIZES = {"D-I": 2000, "D-II": 3000}
 LOOP_MEMBERS = 8
 RESULTS = Path(__file__).parent / "results" / "training.json"
+GROUP_RESULTS = Path(__file__).parent / "results" / "training_groups.json"
+GROUP = ("D-I", None, "10_by_15", ("relu",), 6, TrainingConfig())
+"""The group `--groups` trains: data set, size, architecture, activations, seeds, protocol (the
+paper's: 4 of the 6 end by step 2,000, 2 lost causes run to 12,000)."""
+QUICK_GROUP = (
+    "D-I",
+    1500,
+    "4_by_8",
+    ("relu", "tanh"),
+    4,
+    TrainingConfig(max_steps=800, eval_every=100, stop_when_stalled=True),
+)
+"""`--groups --quick`: members ending at 200 to 800 steps (the training tests' group)."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +194,109 @@ def measure(
     return rows
 
 
+@dataclass(frozen=True)
+class GroupWay:
+    """One way of training the group: wall seconds (compilation included), member-steps."""
+
+    way: str
+    seconds: float
+    computed: int
+    useful: int
+
+
+def one_batch(dataset: Any, members: list, config: TrainingConfig) -> tuple[list, int]:
+    """The members in one batch (over the local devices) until every one has ended: (steps,
+    parameter leaves) per member and the member-steps computed. So trained `GROUP` at commit
+    98bf63c, whose rule moved the live members to a smaller batch only once at most half of the
+    batch was training."""
+    bucket = plan_buckets([m.spec for m in members], config.max_padding_waste)[0]
+    mesh = member_mesh(len(members))
+    data = device_data(dataset, mesh, config.precision)
+    state = start_batch(members, bucket, config, mesh)
+    options = {"activations": bucket.activations, "config": config, "padded": False}
+    computed = 0
+    while True:
+        state = sharded_chunk(state, data, mesh, **options)
+        computed += state.steps.shape[0] * config.eval_every
+        final = jax.device_get(state)
+        ended = final.done | final.stopped | (final.fail_step >= 0)
+        if (ended | (final.steps >= config.max_steps)).all():
+            break
+    leaves = jax.tree.leaves(final.params)
+    return [(int(final.steps[i]), [leaf[i] for leaf in leaves]) for i in range(len(members))], (
+        computed
+    )
+
+
+def compare_groups(group: tuple) -> list[GroupWay]:
+    """Train `group` (as `GROUP`) in one batch and rebatched, compilation included (caches
+    cleared before each), and check that both ways give the same steps and bitwise parameters."""
+    name, size, architecture, activations, seeds, config = group
+    dataset = load(name, seed=0, size=size)
+    specs = [ArchitectureSpec.parse(architecture, dataset.dim, a) for a in activations]
+    members = make_members(dataset.name, specs, range(seeds))
+    jax.clear_caches()
+    start = time.perf_counter()
+    fixed, computed = one_batch(dataset, members, config)
+    fixed_seconds = time.perf_counter() - start
+    jax.clear_caches()
+    reports: list[Progress] = []
+    start = time.perf_counter()
+    whole = dataclasses.replace(config, member_chunk=len(members))
+    trained = dict(
+        item for part in train_groups(dataset, members, whole, reports.append) for item in part
+    )
+    seconds = time.perf_counter() - start
+    for i, (steps, leaves) in enumerate(fixed):
+        network = trained[i]
+        same = network.result.steps == steps and all(
+            (a == b).all() for a, b in zip(jax.tree.leaves(network.params), leaves, strict=True)
+        )
+        if not same:
+            raise SystemExit(f"{network.member.network_id}: the two ways differ")
+    useful = sum(steps for steps, _ in fixed)
+    return [
+        GroupWay("one batch", fixed_seconds, computed, useful),
+        GroupWay("rebatched", seconds, reports[-1].computed, reports[-1].useful),
+    ]
+
+
+def groups_main(quick: bool, out: Path) -> None:
+    """`--groups`: print and write (`out`) the two ways and their ratio."""
+    group = QUICK_GROUP if quick else GROUP
+    name, size, architecture, activations, seeds, config = group
+    print(
+        f"devices: {jax.devices()}; {name} (size {size or 'paper'}) {architecture} "
+        f"{'/'.join(activations)}, seeds 0-{seeds - 1}, max_steps {config.max_steps}, "
+        f"eval_every {config.eval_every}:\n"
+    )
+    ways = compare_groups(group)
+    header = ("way", "seconds", "member-steps computed", "useful", "computed / useful")
+    rows = [
+        (w.way, f"{w.seconds:.1f}", w.computed, w.useful, f"{w.computed / w.useful:.2f}")
+        for w in ways
+    ]
+    print(markdown_table(header, rows), end="")
+    ratio = ways[0].seconds / ways[1].seconds
+    print(f"\none batch / rebatched: {ratio:.2f}x wall, the same networks bitwise")
+    report = {
+        **jax_machine(),
+        "group": {
+            "dataset": name,
+            "size": size,
+            "architecture": architecture,
+            "activations": list(activations),
+            "seeds": seeds,
+            "config": dataclasses.asdict(config),
+        },
+        "quick": quick,
+        "ways": [dataclasses.asdict(w) for w in ways],
+        "one_batch_over_rebatched_seconds": ratio,
+    }
+    atomic_write_text(out, json.dumps(report, indent=2) + "\n")
+    print(f"\nwrote {out}")
+
+
 HEADER = (
     "data",
     "n_train",
@@ -235,8 +359,17 @@ def main() -> None:
     )
     parser.add_argument("--datasets", default="D-I,D-II")
     parser.add_argument("--repeats", type=int, default=2, help="report the best of this many runs")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--groups",
+        action="store_true",
+        help="a group trained in one batch vs rebatched (writes results/training_groups.json)",
+    )
+    parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    if args.groups:
+        groups_main(args.quick, args.out or GROUP_RESULTS)
+        return
+    args.out = args.out or RESULTS
     sizes = {name: int(n) for name, _, n in (pair.partition("=") for pair in args.size)}
     repeats = 1 if args.quick else args.repeats
     peak = matmul_peak_gflops()
