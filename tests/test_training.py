@@ -140,9 +140,8 @@ def test_finished_members_leave_the_batch_and_nothing_changes(staggered, d1):
     assert reports[-1].computed < len(members) * max(steps)  # the batch shrank
     assert [r.computed for r in reports] == sorted({r.computed for r in reports})
     assert all(r.useful <= r.computed for r in reports)
-    # each member as trained in other batches (groups of 3, shrinking otherwise) and alone
-    other = train(d1, members, dataclasses.replace(STAGGERED, member_chunk=3), at_steps=SNAPSHOTS)
-    _assert_same(other, networks)
+    # the first to end and one that trained on in the smaller batches, each as trained alone (on
+    # 4 devices, shrinking otherwise: test_four_host_devices_give_the_same_results_as_one)
     for i in {steps.index(min(steps)), steps.index(max(steps))}:
         _assert_same(train(d1, [members[i]], STAGGERED, at_steps=SNAPSHOTS), [networks[i]])
 
